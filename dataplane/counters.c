@@ -1,0 +1,183 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Reading the counters: sums over workers, human tables and JSON.  Runs on
+ * the main lcore, never per packet.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <jansson.h>
+#include <rte_ethdev.h>
+
+#include "config.h"
+#include "counters.h"
+#include "worker.h"
+
+static void
+add_port(struct dp_port_counters *to, const struct dp_port_counters *from)
+{
+	to->rx_packets += from->rx_packets;
+	to->rx_bytes += from->rx_bytes;
+	to->rx_dropped += from->rx_dropped;
+	to->tx_packets += from->tx_packets;
+	to->tx_bytes += from->tx_bytes;
+	to->tx_dropped += from->tx_dropped;
+}
+
+void
+dp_counters_sum(const struct dp_worker *workers, unsigned int nb_workers,
+		struct dp_counters *total)
+{
+	memset(total, 0, sizeof(*total));
+	for (unsigned int w = 0; w < nb_workers; w++) {
+		const struct dp_counters *c = &workers[w].ctr;
+
+		for (unsigned int p = 0; p < RTE_MAX_ETHPORTS; p++)
+			add_port(&total->port[p], &c->port[p]);
+		for (unsigned int r = 0; r < SL_DROP_MAX; r++)
+			total->drops[r] += c->drops[r];
+	}
+}
+
+/* Totals of one worker over all ports. */
+static struct dp_port_counters
+worker_totals(const struct dp_worker *w)
+{
+	struct dp_port_counters t = { 0 };
+
+	for (unsigned int p = 0; p < RTE_MAX_ETHPORTS; p++)
+		add_port(&t, &w->ctr.port[p]);
+	return t;
+}
+
+void
+dp_counters_print(FILE *out, const struct dp_config *cfg,
+		  const struct dp_worker *workers, unsigned int nb_workers)
+{
+	struct dp_counters total;
+
+	dp_counters_sum(workers, nb_workers, &total);
+
+	fprintf(out, "%-4s %-20s %12s %14s %10s %12s %14s %10s\n", "port",
+		"name", "rx_packets", "rx_bytes", "rx_drop", "tx_packets",
+		"tx_bytes", "tx_drop");
+	for (unsigned int i = 0; i < cfg->nb_ports; i++) {
+		uint16_t p = cfg->ports[i];
+		const struct dp_port_counters *pc = &total.port[p];
+
+		fprintf(out,
+			"%-4u %-20.20s %12" PRIu64 " %14" PRIu64 " %10" PRIu64
+			" %12" PRIu64 " %14" PRIu64 " %10" PRIu64 "\n",
+			p, cfg->port_name[p], pc->rx_packets, pc->rx_bytes, pc->rx_dropped,
+			pc->tx_packets, pc->tx_bytes, pc->tx_dropped);
+	}
+
+	fprintf(out, "%-6s %-5s %12s %12s %10s\n", "worker", "lcore",
+		"rx_packets", "tx_packets", "drops");
+	for (unsigned int w = 0; w < nb_workers; w++) {
+		struct dp_port_counters t = worker_totals(&workers[w]);
+
+		fprintf(out, "%-6u %-5u %12" PRIu64 " %12" PRIu64 " %10" PRIu64
+			"\n", w, workers[w].lcore, t.rx_packets, t.tx_packets,
+			t.rx_dropped + t.tx_dropped);
+	}
+
+	fprintf(out, "drop reasons:");
+	bool any = false;
+	for (unsigned int r = 1; r < SL_DROP_MAX; r++) {
+		if (total.drops[r] == 0)
+			continue;
+		fprintf(out, "\n  %-24s %12" PRIu64 "  %s", sl_drop_reason_name(r),
+			total.drops[r], sl_drop_reason_desc(r));
+		any = true;
+	}
+	fprintf(out, "%s\n", any ? "" : " none");
+	fflush(out);
+}
+
+static json_t *
+port_json(uint16_t port, const char *name, const struct dp_port_counters *pc)
+{
+	return json_pack("{s:i, s:s, s:I, s:I, s:I, s:I, s:I, s:I}",
+			 "id", (int)port, "name", name,
+			 "rx_packets", (json_int_t)pc->rx_packets,
+			 "rx_bytes", (json_int_t)pc->rx_bytes,
+			 "rx_dropped", (json_int_t)pc->rx_dropped,
+			 "tx_packets", (json_int_t)pc->tx_packets,
+			 "tx_bytes", (json_int_t)pc->tx_bytes,
+			 "tx_dropped", (json_int_t)pc->tx_dropped);
+}
+
+static json_t *
+counters_json(const struct dp_config *cfg, const struct dp_worker *workers,
+	      unsigned int nb_workers, unsigned int mempool_size,
+	      unsigned int mempool_avail)
+{
+	struct dp_counters total;
+	json_t *root = json_object();
+	json_t *ports = json_array();
+	json_t *wks = json_array();
+	json_t *drops = json_object();
+
+	dp_counters_sum(workers, nb_workers, &total);
+	for (unsigned int i = 0; i < cfg->nb_ports; i++)
+		json_array_append_new(ports, port_json(cfg->ports[i],
+			cfg->port_name[cfg->ports[i]], &total.port[cfg->ports[i]]));
+	for (unsigned int w = 0; w < nb_workers; w++) {
+		struct dp_port_counters t = worker_totals(&workers[w]);
+
+		json_array_append_new(wks, json_pack(
+			"{s:i, s:i, s:I, s:I, s:I}", "index", (int)w,
+			"lcore", (int)workers[w].lcore,
+			"rx_packets", (json_int_t)t.rx_packets,
+			"tx_packets", (json_int_t)t.tx_packets,
+			"drops", (json_int_t)(t.rx_dropped + t.tx_dropped)));
+	}
+	for (unsigned int r = 1; r < SL_DROP_MAX; r++)
+		json_object_set_new(drops, sl_drop_reason_name(r),
+				    json_integer((json_int_t)total.drops[r]));
+
+	json_object_set_new(root, "ports", ports);
+	json_object_set_new(root, "workers", wks);
+	json_object_set_new(root, "drops", drops);
+	json_object_set_new(root, "mempool",
+			    json_pack("{s:i, s:i}", "size", (int)mempool_size,
+				      "available_at_exit", (int)mempool_avail));
+	return root;
+}
+
+int
+dp_counters_write_json(const char *path, const struct dp_config *cfg,
+		       const struct dp_worker *workers, unsigned int nb_workers,
+		       unsigned int mempool_size, unsigned int mempool_avail)
+{
+	char tmp[4096];
+	json_t *root;
+	int fd, ret = 0;
+
+	if (snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, (int)getpid()) >=
+	    (int)sizeof(tmp))
+		return -ENAMETOOLONG;
+	root = counters_json(cfg, workers, nb_workers, mempool_size,
+			     mempool_avail);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0) {
+		ret = -errno;
+		goto out;
+	}
+	if (json_dumpfd(root, fd, JSON_INDENT(2) | JSON_SORT_KEYS) != 0 ||
+	    write(fd, "\n", 1) != 1 || fsync(fd) != 0)
+		ret = errno ? -errno : -EIO;
+	if (close(fd) != 0 && ret == 0)
+		ret = -errno;
+	if (ret == 0 && rename(tmp, path) != 0)
+		ret = -errno;
+	if (ret != 0)
+		unlink(tmp);
+out:
+	json_decref(root);
+	return ret;
+}

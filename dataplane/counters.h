@@ -1,0 +1,59 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Counters: each worker owns one struct dp_counters and is its only writer,
+ * so the hot path increments plain fields with no atomics or locks.  The
+ * main lcore sums them on read; a sum taken while workers run may lag by a
+ * few packets (64-bit aligned stores are not torn on the CPUs DPDK runs on).
+ */
+#ifndef SLUICE_DP_COUNTERS_H
+#define SLUICE_DP_COUNTERS_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include <rte_common.h>
+#include <rte_config.h>
+
+#include "sluice/drop_reason.h"
+
+struct dp_port_counters {
+	uint64_t rx_packets;
+	uint64_t rx_bytes;
+	uint64_t rx_dropped;	/* received here, dropped before TX */
+	uint64_t tx_packets;	/* accepted by the PMD */
+	uint64_t tx_bytes;
+	uint64_t tx_dropped;	/* meant for this port, TX queue full */
+};
+
+/*
+ * Without replication every received packet is counted once more, so for
+ * the sums over all ports: rx_packets = rx_dropped + tx_packets + tx_dropped
+ * (tests check it).
+ */
+struct dp_counters {
+	struct dp_port_counters port[RTE_MAX_ETHPORTS];
+	uint64_t drops[SL_DROP_MAX];
+} __rte_cache_aligned;
+
+struct dp_worker;
+struct dp_config;
+
+/* Sum of every worker's counters. */
+void dp_counters_sum(const struct dp_worker *workers, unsigned int nb_workers,
+		     struct dp_counters *total);
+
+/* Human tables: ports, workers, non-zero drop reasons. */
+void dp_counters_print(FILE *out, const struct dp_config *cfg,
+		       const struct dp_worker *workers, unsigned int nb_workers);
+
+/*
+ * Write the counters as JSON to path (written to a temp file, then renamed).
+ * mempool_size / mempool_avail describe the mbuf pool at the time of the
+ * call.  Returns 0 or -errno.
+ */
+int dp_counters_write_json(const char *path, const struct dp_config *cfg,
+			   const struct dp_worker *workers,
+			   unsigned int nb_workers, unsigned int mempool_size,
+			   unsigned int mempool_avail);
+
+#endif /* SLUICE_DP_COUNTERS_H */

@@ -1,0 +1,14 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* Logging for setup and control code (never per packet): EAL's log, so
+ * --log-level and the journal settings of EAL apply. */
+#ifndef SLUICE_DP_LOG_H
+#define SLUICE_DP_LOG_H
+
+#include <rte_log.h>
+
+#define RTE_LOGTYPE_SLUICE RTE_LOGTYPE_USER1
+
+#define DP_LOG(level, fmt, ...) \
+	RTE_LOG(level, SLUICE, fmt "\n", ##__VA_ARGS__)
+
+#endif /* SLUICE_DP_LOG_H */

@@ -1,0 +1,214 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * sluice-dataplane: start-up, supervision and shutdown.  The main lcore
+ * sets everything up, launches one worker per worker lcore, then only
+ * watches: signals, the stats interval and the --oneshot idle rule.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <rte_cycles.h>
+#include <rte_eal.h>
+#include <rte_ethdev.h>
+#include <rte_lcore.h>
+#include <rte_malloc.h>
+
+#include "config.h"
+#include "counters.h"
+#include "log.h"
+#include "port.h"
+#include "worker.h"
+
+#define EXIT_USAGE 2
+
+/* The only state a signal handler touches. */
+static volatile sig_atomic_t signal_received;
+
+static void
+on_signal(int sig)
+{
+	signal_received = sig;
+}
+
+static int
+install_signals(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(SIGINT, &sa, NULL) != 0 ||
+	    sigaction(SIGTERM, &sa, NULL) != 0)
+		return -errno;
+	return 0;
+}
+
+static struct dp_worker *
+workers_create(const struct dp_config *cfg, struct dp_run *run,
+	       sl_parse_burst_fn parse)
+{
+	struct dp_worker *workers;
+
+	workers = rte_zmalloc("sl_workers",
+			      sizeof(*workers) * cfg->nb_workers,
+			      RTE_CACHE_LINE_SIZE);
+	if (workers == NULL)
+		return NULL;
+	for (unsigned int i = 0; i < cfg->nb_workers; i++) {
+		workers[i].lcore = cfg->workers[i];
+		workers[i].index = i;
+		workers[i].burst = cfg->burst;
+		workers[i].parse = parse;
+		workers[i].egress = cfg->egress;
+		workers[i].run = run;
+	}
+	return workers;
+}
+
+/* --oneshot: true once every worker has gone idle_ms without a packet. */
+static bool
+all_idle(const struct dp_worker *workers, unsigned int nb_workers,
+	 unsigned int idle_ms)
+{
+	uint64_t now = rte_rdtsc();
+	uint64_t idle_tsc = rte_get_tsc_hz() / 1000 * idle_ms;
+
+	for (unsigned int i = 0; i < nb_workers; i++) {
+		uint64_t last = __atomic_load_n(&workers[i].last_rx_tsc,
+						__ATOMIC_RELAXED);
+
+		if (now - last < idle_tsc)
+			return false;
+	}
+	return true;
+}
+
+/* Supervise until a signal or, with --oneshot, until the input drains. */
+static void
+supervise(const struct dp_config *cfg, const struct dp_worker *workers)
+{
+	uint64_t hz = rte_get_tsc_hz();
+	uint64_t next_stats = rte_rdtsc() + cfg->stats_interval * hz;
+
+	while (signal_received == 0) {
+		rte_delay_us_sleep(10 * 1000);
+		if (cfg->oneshot &&
+		    all_idle(workers, cfg->nb_workers, cfg->idle_ms)) {
+			DP_LOG(INFO, "oneshot: input drained");
+			return;
+		}
+		if (cfg->stats_interval != 0 && rte_rdtsc() >= next_stats) {
+			dp_counters_print(stdout, cfg, workers,
+					  cfg->nb_workers);
+			next_stats += cfg->stats_interval * hz;
+		}
+	}
+	DP_LOG(INFO, "signal %d: stopping", (int)signal_received);
+}
+
+int
+main(int argc, char **argv)
+{
+	struct dp_config cfg;
+	struct dp_run run = { .stop = false };
+	struct dp_pools pools;
+	struct dp_worker *workers;
+	sl_parse_burst_fn parse;
+	unsigned int pool_size, pool_avail;
+	int ret, status = EXIT_SUCCESS;
+
+	ret = rte_eal_init(argc, argv);
+	if (ret < 0) {
+		fprintf(stderr, "EAL initialisation failed: %s\n",
+			rte_strerror(rte_errno));
+		return EXIT_FAILURE;
+	}
+	argc -= ret;
+	argv += ret;
+	argv[0] = "sluice-dataplane";
+
+	ret = dp_config_parse(argc, argv, &cfg);
+	if (ret == 0)
+		ret = dp_config_resolve(&cfg);
+	if (ret != 0) {
+		rte_eal_cleanup();
+		return ret > 0 ? EXIT_SUCCESS : EXIT_USAGE;
+	}
+
+	parse = sl_parse_select(cfg.parser);
+	if (parse == NULL) {
+		fprintf(stderr, "--parser %s: this CPU lacks the instructions\n",
+			sl_parse_variant_name(cfg.parser));
+		rte_eal_cleanup();
+		return EXIT_USAGE;
+	}
+	DP_LOG(INFO, "parser: %s", sl_parse_variant_name(
+		cfg.parser == SL_PARSE_AUTO ? sl_parse_best_variant()
+					    : cfg.parser));
+
+	if (install_signals() != 0) {
+		rte_eal_cleanup();
+		return EXIT_FAILURE;
+	}
+	workers = workers_create(&cfg, &run, parse);
+	if (workers == NULL) {
+		DP_LOG(ERR, "cannot allocate worker state");
+		rte_eal_cleanup();
+		return EXIT_FAILURE;
+	}
+	ret = dp_ports_setup(&cfg, workers, &pools);
+	if (ret != 0) {
+		rte_free(workers);
+		rte_eal_cleanup();
+		return EXIT_FAILURE;
+	}
+
+	for (unsigned int i = 0; i < cfg.nb_workers; i++) {
+		ret = rte_eal_remote_launch(dp_worker_main, &workers[i],
+					    workers[i].lcore);
+		if (ret != 0) {
+			DP_LOG(ERR, "cannot launch worker on lcore %u: %s",
+			       workers[i].lcore, rte_strerror(-ret));
+			status = EXIT_FAILURE;
+			raise(SIGTERM);
+			break;
+		}
+	}
+	if (status == EXIT_SUCCESS)
+		supervise(&cfg, workers);
+
+	/* Drain: workers leave their loop and flush their TX buffers; then
+	 * the ports are stopped and closed, returning their rings' mbufs. */
+	__atomic_store_n(&run.stop, true, __ATOMIC_RELEASE);
+	rte_eal_mp_wait_lcore();
+	dp_ports_teardown(&cfg, workers, cfg.nb_workers);
+
+	dp_pools_count(&pools, &pool_size, &pool_avail);
+	dp_counters_print(stdout, &cfg, workers, cfg.nb_workers);
+	printf("mbufs: %u of %u back in their pool%s\n", pool_avail, pool_size,
+	       pool_avail == pool_size ? "" : " - LEAK");
+	if (pool_avail != pool_size) {
+		DP_LOG(ERR, "%u mbufs were not returned to their pool",
+		       pool_size - pool_avail);
+		status = EXIT_FAILURE;
+	}
+	if (cfg.stats_file != NULL) {
+		ret = dp_counters_write_json(cfg.stats_file, &cfg, workers,
+					     cfg.nb_workers, pool_size,
+					     pool_avail);
+		if (ret != 0) {
+			DP_LOG(ERR, "cannot write %s: %s", cfg.stats_file,
+			       strerror(-ret));
+			status = EXIT_FAILURE;
+		}
+	}
+
+	dp_pools_free(&pools);
+	rte_free(workers);
+	rte_eal_cleanup();
+	return status;
+}

@@ -1,0 +1,67 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * A worker: one lcore that runs to completion over the RX queues assigned
+ * to it.  Everything a worker touches per packet hangs off its own struct
+ * dp_worker, prepared by setup code before launch; it takes no locks.
+ */
+#ifndef SLUICE_DP_WORKER_H
+#define SLUICE_DP_WORKER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <rte_common.h>
+#include <rte_ethdev.h>
+
+#include "counters.h"
+#include "parse.h"
+
+/* Most RX queues one worker polls. */
+#define DP_WORKER_RXQ_MAX 64
+
+struct dp_rxq {
+	uint16_t port;
+	uint16_t queue;
+};
+
+struct dp_worker;
+
+/* Context of the TX buffer drop callback: one per (worker, port). */
+struct dp_tx_ctx {
+	struct dp_counters *ctr;
+	uint16_t port;
+};
+
+/* Shared by the main lcore and every worker. */
+struct dp_run {
+	bool stop;		/* set by the main lcore; read with __atomic */
+};
+
+struct dp_worker {
+	unsigned int lcore;
+	unsigned int index;	/* 0..nb_workers-1; also its TX queue id */
+	uint16_t burst;
+	uint16_t nb_rxq;
+	struct dp_rxq rxq[DP_WORKER_RXQ_MAX];
+
+	sl_parse_burst_fn parse;
+	const uint16_t *egress;	/* cross-connect: ingress port -> egress */
+	struct dp_run *run;
+
+	/* TSC of the last non-empty RX burst; read by the main lcore for
+	 * --oneshot, written with __atomic. */
+	uint64_t last_rx_tsc;
+
+	struct rte_eth_dev_tx_buffer *txb[RTE_MAX_ETHPORTS];
+	struct dp_tx_ctx tx_ctx[RTE_MAX_ETHPORTS];
+
+	struct dp_counters ctr;
+} __rte_cache_aligned;
+
+/* lcore entry point: arg is the struct dp_worker.  Returns 0 when stopped. */
+int dp_worker_main(void *arg);
+
+/* rte_eth_tx_buffer error callback: counts unsent packets as tx_full. */
+void dp_worker_tx_drop(struct rte_mbuf **pkts, uint16_t unsent, void *ctx);
+
+#endif /* SLUICE_DP_WORKER_H */
