@@ -1,0 +1,281 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+#include <errno.h>
+#include <string.h>
+
+#include <rte_branch_prediction.h>
+#include <rte_common.h>
+#include <rte_cycles.h>
+#include <rte_errno.h>
+#include <rte_hash.h>
+#include <rte_malloc.h>
+
+#include "conntrack.h"
+
+struct ct_table {
+	struct rte_hash *hash;
+	struct ct_entry *entries;	/* indexed by rte_hash position */
+	uint32_t max_flows;
+	uint32_t count;
+	uint32_t age_cursor;		/* next entry ct_age examines */
+	uint64_t hash_seed;
+	uint64_t timeout_tsc[SL_CTS_MAX];
+};
+
+/* rte_hash calls this only where we give no signature; we always do, but
+ * it must still agree with sl_flow_hash. */
+static uint32_t
+ct_hash_unseeded(const void *key, uint32_t len, uint32_t init)
+{
+	(void)len;
+	return (uint32_t)sl_flow_hash(key, init);
+}
+
+struct ct_table *
+ct_table_create(const struct ct_params *p)
+{
+	struct rte_hash_parameters hp = {
+		.name = p->name,
+		.entries = p->max_flows,
+		.key_len = sizeof(struct sl_flow_key),
+		.hash_func = ct_hash_unseeded,
+		.hash_func_init_val = (uint32_t)p->hash_seed,
+		.socket_id = p->socket,
+		/* Extendable buckets: inserts succeed until max_flows. */
+		.extra_flag = RTE_HASH_EXTRA_FLAGS_EXT_TABLE,
+	};
+	struct ct_table *t;
+	uint64_t hz = rte_get_tsc_hz();
+
+	if (p->max_flows == 0 || p->name == NULL) {
+		errno = EINVAL;
+		return NULL;
+	}
+	t = rte_zmalloc_socket("sl_ct", sizeof(*t), RTE_CACHE_LINE_SIZE,
+			       p->socket);
+	if (t == NULL) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	t->hash = rte_hash_create(&hp);
+	t->entries = rte_zmalloc_socket("sl_ct_entries",
+					sizeof(struct ct_entry) * (size_t)p->max_flows,
+					RTE_CACHE_LINE_SIZE, p->socket);
+	if (t->hash == NULL || t->entries == NULL) {
+		int err = t->hash == NULL ? rte_errno : ENOMEM;
+
+		ct_table_free(t);
+		errno = err ? err : ENOMEM;
+		return NULL;
+	}
+	t->max_flows = p->max_flows;
+	t->hash_seed = p->hash_seed;
+	for (unsigned int s = 0; s < SL_CTS_MAX; s++)
+		t->timeout_tsc[s] = (uint64_t)p->timeout_s[s] * hz;
+	return t;
+}
+
+void
+ct_table_free(struct ct_table *t)
+{
+	if (t == NULL)
+		return;
+	rte_hash_free(t->hash);
+	rte_free(t->entries);
+	rte_free(t);
+}
+
+uint32_t
+ct_table_count(const struct ct_table *t)
+{
+	return t->count;
+}
+
+struct ct_entry *
+ct_table_entry(struct ct_table *t, int32_t entry)
+{
+	return &t->entries[entry];
+}
+
+int32_t
+ct_find(struct ct_table *t, const struct sl_flow_key *key, uint64_t now)
+{
+	int32_t pos = rte_hash_lookup_with_hash(t->hash, key,
+				(uint32_t)sl_flow_hash(key, t->hash_seed));
+
+	if (pos < 0 || t->entries[pos].state == SL_CTS_NONE ||
+	    t->entries[pos].expires <= now)
+		return -ENOENT;
+	return pos;
+}
+
+static inline int
+is_icmp_query(const struct sl_pkt_meta *m)
+{
+	if (m->l4_proto == 1)	/* echo, timestamp, info, address mask */
+		return m->icmp_type == 8 || m->icmp_type == 13 ||
+		       m->icmp_type == 15 || m->icmp_type == 17;
+	return m->icmp_type == 128 || m->icmp_type == 139;	/* echo, NI */
+}
+
+/* The state a packet with no flow would create, or SL_CT_STEP_INVALID. */
+static inline uint8_t
+first_state(const struct sl_pkt_meta *m)
+{
+	uint8_t fin = 0;
+
+	switch (m->l4_proto) {
+	case 6:
+		return sl_ct_tcp_step(SL_CTS_NONE, &fin, SL_CT_DIR_ORIG,
+				      m->tcp_flags);
+	case 1:
+	case 58:
+		return is_icmp_query(m) ? SL_CTS_OPEN : SL_CT_STEP_INVALID;
+	default:
+		return SL_CTS_OPEN;
+	}
+}
+
+/* Move a known flow by one packet; returns the packet's SL_CT_* bit. */
+static inline uint8_t
+step_flow(struct ct_table *t, struct ct_entry *e, const struct sl_pkt_meta *m,
+	  enum sl_ct_dir dir, uint64_t now)
+{
+	uint8_t next;
+
+	if (m->l4_proto == 6) {
+		next = sl_ct_tcp_step(e->state, &e->fin, dir, m->tcp_flags);
+		if (next == SL_CT_STEP_INVALID)
+			return SL_CT_INVALID;
+	} else if ((m->l4_proto == 1 || m->l4_proto == 58) &&
+		   dir == SL_CT_DIR_ORIG && !is_icmp_query(m)) {
+		return SL_CT_INVALID;	/* only queries go out */
+	} else {
+		next = dir == SL_CT_DIR_REPLY ? SL_CTS_REPLIED : e->state;
+	}
+	if (dir == SL_CT_DIR_REPLY)
+		e->seen_reply = 1;
+	e->state = next;
+	e->expires = now + t->timeout_tsc[next];
+	return e->seen_reply ? SL_CT_ESTABLISHED : SL_CT_NEW;
+}
+
+void
+ct_lookup_burst(struct ct_table *t, const struct sl_pkt_meta *const meta[],
+		uint16_t n, uint64_t now, struct ct_pkt ct[])
+{
+	const void *keys[RTE_HASH_LOOKUP_BULK_MAX];
+	hash_sig_t sigs[RTE_HASH_LOOKUP_BULK_MAX];
+	int32_t pos[RTE_HASH_LOOKUP_BULK_MAX];
+	uint16_t idx[RTE_HASH_LOOKUP_BULK_MAX];
+	uint32_t nb_keys = 0;
+
+	for (uint16_t i = 0; i < n; i++) {
+		const struct sl_pkt_meta *m = meta[i];
+
+		ct[i] = (struct ct_pkt){ .entry = -1, .ct = SL_CT_INVALID };
+		if (unlikely(m->key.family == SL_FAMILY_NONE ||
+			     (m->frag & SL_FRAG_IS_FRAG)))
+			continue;
+		ct[i].sig = (uint32_t)sl_flow_hash(&m->key, t->hash_seed);
+		keys[nb_keys] = &m->key;
+		sigs[nb_keys] = ct[i].sig;
+		idx[nb_keys++] = i;
+	}
+	if (nb_keys == 0)
+		return;
+	rte_hash_lookup_with_hash_bulk(t->hash, keys, sigs, nb_keys, pos);
+
+	for (uint32_t k = 0; k < nb_keys; k++) {
+		const struct sl_pkt_meta *m = meta[idx[k]];
+		struct ct_pkt *c = &ct[idx[k]];
+
+		if (pos[k] < 0) {
+			c->new_state = first_state(m);
+			c->ct = c->new_state == SL_CT_STEP_INVALID ? SL_CT_INVALID
+								   : SL_CT_NEW;
+			continue;
+		}
+		struct ct_entry *e = &t->entries[pos[k]];
+
+		if (unlikely(e->expires <= now)) {
+			/* Expired but not yet aged out: a new flow. */
+			c->new_state = first_state(m);
+			c->ct = c->new_state == SL_CT_STEP_INVALID ? SL_CT_INVALID
+								   : SL_CT_NEW;
+			c->entry = -1;
+			continue;
+		}
+		c->entry = pos[k];
+		c->dir = m->key_swapped == e->orig_swapped ? SL_CT_DIR_ORIG
+							   : SL_CT_DIR_REPLY;
+		c->ct = step_flow(t, e, m, (enum sl_ct_dir)c->dir, now);
+	}
+}
+
+int32_t
+ct_commit(struct ct_table *t, const struct sl_pkt_meta *m, struct ct_pkt *c,
+	  uint64_t now)
+{
+	struct ct_entry *e;
+	int32_t pos = rte_hash_lookup_with_hash(t->hash, &m->key, c->sig);
+
+	if (pos >= 0 && t->entries[pos].expires > now) {
+		/* An earlier packet of this burst opened the flow. */
+		e = &t->entries[pos];
+		c->entry = pos;
+		c->dir = m->key_swapped == e->orig_swapped ? SL_CT_DIR_ORIG
+							   : SL_CT_DIR_REPLY;
+		c->ct = step_flow(t, e, m, (enum sl_ct_dir)c->dir, now);
+		return -EEXIST;
+	}
+	if (pos < 0) {
+		if (t->count >= t->max_flows)
+			return -ENOSPC;
+		pos = rte_hash_add_key_with_hash(t->hash, &m->key, c->sig);
+		if (pos < 0)
+			return -ENOSPC;
+		if (unlikely((uint32_t)pos >= t->max_flows)) {
+			/* rte_hash promises positions below its size; keep
+			 * the entry array safe if that ever changes. */
+			rte_hash_del_key_with_hash(t->hash, &m->key, c->sig);
+			return -ENOSPC;
+		}
+		t->count++;
+	}
+	e = &t->entries[pos];
+	*e = (struct ct_entry){
+		.expires = now + t->timeout_tsc[c->new_state],
+		.sig = c->sig,
+		.state = c->new_state,
+		.orig_swapped = m->key_swapped,
+	};
+	c->entry = pos;
+	c->dir = SL_CT_DIR_ORIG;
+	return pos;
+}
+
+uint32_t
+ct_age(struct ct_table *t, uint64_t now, uint32_t budget)
+{
+	uint32_t removed = 0;
+
+	/* Walk the dense entry array, not the hash buckets: the cost of a
+	 * call is budget slots whatever the table holds. */
+	for (uint32_t i = 0; i < budget; i++) {
+		uint32_t pos = t->age_cursor;
+		struct ct_entry *e = &t->entries[pos];
+		void *key;
+
+		t->age_cursor = pos + 1 == t->max_flows ? 0 : pos + 1;
+		if (e->state == SL_CTS_NONE || e->expires > now)
+			continue;
+		if (rte_hash_get_key_with_position(t->hash, (int32_t)pos,
+						   &key) == 0 &&
+		    rte_hash_del_key_with_hash(t->hash, key, e->sig) >= 0) {
+			t->count--;
+			removed++;
+		}
+		e->state = SL_CTS_NONE;
+	}
+	return removed;
+}
