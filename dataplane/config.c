@@ -174,6 +174,13 @@ opt_stats_file(struct dp_config *cfg, const char *arg)
 }
 
 static int
+opt_policy(struct dp_config *cfg, const char *arg)
+{
+	cfg->policy_file = arg;
+	return 0;
+}
+
+static int
 opt_oneshot(struct dp_config *cfg, const char *arg)
 {
 	(void)arg;
@@ -219,6 +226,9 @@ static const struct dp_option dp_options[] = {
 	  opt_stats_interval },
 	{ "stats-file", "FILE", "write the final counters to FILE as JSON",
 	  opt_stats_file },
+	{ "policy", "FILE",
+	  "enforce the policy in FILE (JSON or YAML, docs/policy.md): "
+	  "ports, rules, conntrack; SIGHUP reloads it", opt_policy },
 	{ "oneshot", NULL,
 	  "stop once every RX queue has been idle for --idle-ms and the "
 	  "output is flushed (pcap ports: stop when the input is drained)",
@@ -238,7 +248,8 @@ dp_config_usage(FILE *out, const char *prog)
 	fprintf(out,
 		"Usage: %s [EAL options] -- [options]\n\n"
 		"Sluice dataplane: parses every packet, drops malformed ones with a\n"
-		"named, counted reason and forwards the rest by cross-connect.\n"
+		"named, counted reason, applies the firewall of --policy (stateful\n"
+		"rules, payload patterns) and forwards the rest by cross-connect.\n"
 		"Ports are the ethdevs EAL probes (-a PCI, --vdev net_pcap0,...).\n\n"
 		"Options:\n",
 		prog);

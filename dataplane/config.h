@@ -43,6 +43,7 @@ struct dp_config {
 	uint16_t txd;
 	unsigned int stats_interval;	/* seconds; 0 = only on exit */
 	const char *stats_file;
+	const char *policy_file;	/* NULL: no firewall, forward all */
 	bool oneshot;
 	unsigned int idle_ms;
 	enum sl_parse_variant parser;

@@ -11,6 +11,25 @@
 
 #include "conntrack.h"
 
+/* Protocol classes with timeouts of their own. */
+enum { CT_TCP, CT_UDP, CT_ICMP, CT_OTHER, CT_CLASSES };
+
+static inline unsigned int
+proto_class(uint8_t proto)
+{
+	switch (proto) {
+	case 6:
+		return CT_TCP;
+	case 17:
+		return CT_UDP;
+	case 1:
+	case 58:
+		return CT_ICMP;
+	default:
+		return CT_OTHER;
+	}
+}
+
 struct ct_table {
 	struct rte_hash *hash;
 	struct ct_entry *entries;	/* indexed by rte_hash position */
@@ -18,7 +37,7 @@ struct ct_table {
 	uint32_t count;
 	uint32_t age_cursor;		/* next entry ct_age examines */
 	uint64_t hash_seed;
-	uint64_t timeout_tsc[SL_CTS_MAX];
+	uint64_t timeout_tsc[CT_CLASSES][SL_CTS_MAX];
 };
 
 /* rte_hash calls this only where we give no signature; we always do, but
@@ -28,6 +47,39 @@ ct_hash_unseeded(const void *key, uint32_t len, uint32_t init)
 {
 	(void)len;
 	return (uint32_t)sl_flow_hash(key, init);
+}
+
+/* Seconds of each (class, state) from the policy's named timeouts. */
+static void
+set_timeouts(struct ct_table *t, const struct sl_ct_timeouts *to, uint64_t hz)
+{
+	uint32_t s[CT_CLASSES][SL_CTS_MAX] = {
+		[CT_TCP] = {
+			[SL_CTS_SYN_SENT] = to->tcp_syn,
+			[SL_CTS_SYN_RECV] = to->tcp_syn_ack,
+			[SL_CTS_ESTABLISHED] = to->tcp_established,
+			[SL_CTS_FIN_WAIT] = to->tcp_closing,
+			[SL_CTS_CLOSING] = to->tcp_closing,
+			[SL_CTS_TIME_WAIT] = to->tcp_closing,
+			[SL_CTS_CLOSE] = to->tcp_closed,
+		},
+		[CT_UDP] = {
+			[SL_CTS_OPEN] = to->udp_new,
+			[SL_CTS_REPLIED] = to->udp_established,
+		},
+		[CT_ICMP] = {
+			[SL_CTS_OPEN] = to->icmp,
+			[SL_CTS_REPLIED] = to->icmp,
+		},
+		[CT_OTHER] = {
+			[SL_CTS_OPEN] = to->other,
+			[SL_CTS_REPLIED] = to->other,
+		},
+	};
+
+	for (unsigned int c = 0; c < CT_CLASSES; c++)
+		for (unsigned int st = 0; st < SL_CTS_MAX; st++)
+			t->timeout_tsc[c][st] = (uint64_t)s[c][st] * hz;
 }
 
 struct ct_table *
@@ -69,8 +121,7 @@ ct_table_create(const struct ct_params *p)
 	}
 	t->max_flows = p->max_flows;
 	t->hash_seed = p->hash_seed;
-	for (unsigned int s = 0; s < SL_CTS_MAX; s++)
-		t->timeout_tsc[s] = (uint64_t)p->timeout_s[s] * hz;
+	set_timeouts(t, &p->timeouts, hz);
 	return t;
 }
 
@@ -155,7 +206,7 @@ step_flow(struct ct_table *t, struct ct_entry *e, const struct sl_pkt_meta *m,
 	if (dir == SL_CT_DIR_REPLY)
 		e->seen_reply = 1;
 	e->state = next;
-	e->expires = now + t->timeout_tsc[next];
+	e->expires = now + t->timeout_tsc[proto_class(m->l4_proto)][next];
 	return e->seen_reply ? SL_CT_ESTABLISHED : SL_CT_NEW;
 }
 
@@ -244,10 +295,12 @@ ct_commit(struct ct_table *t, const struct sl_pkt_meta *m, struct ct_pkt *c,
 	}
 	e = &t->entries[pos];
 	*e = (struct ct_entry){
-		.expires = now + t->timeout_tsc[c->new_state],
+		.expires = now +
+			t->timeout_tsc[proto_class(m->l4_proto)][c->new_state],
 		.sig = c->sig,
 		.state = c->new_state,
 		.orig_swapped = m->key_swapped,
+		.rule = { CT_NO_RULE, CT_NO_RULE },
 	};
 	c->entry = pos;
 	c->dir = SL_CT_DIR_ORIG;

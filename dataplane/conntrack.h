@@ -22,6 +22,7 @@
 
 #include "sluice/conntrack.h"
 #include "sluice/pkt_meta.h"
+#include "sluice/policy.h"
 
 struct ct_table;
 
@@ -30,7 +31,7 @@ struct ct_params {
 	int socket;
 	uint32_t max_flows;	/* the table refuses new flows beyond this */
 	uint64_t hash_seed;
-	uint32_t timeout_s[SL_CTS_MAX];	/* lifetime of each state */
+	struct sl_ct_timeouts timeouts;	/* seconds, from the policy */
 };
 
 struct ct_entry {
@@ -40,10 +41,15 @@ struct ct_entry {
 	uint8_t fin;		/* SL_CTF_* */
 	uint8_t orig_swapped;	/* key_swapped of the flow's first packet */
 	uint8_t seen_reply;
-	/* Verdict cache for the firewall: valid while gen is current. */
+	/* Verdict cache of the firewall, per direction: rule[dir] judged
+	 * this flow's established packets under generation gen, arriving
+	 * on in_port[dir].  CT_NO_RULE: not cached. */
 	uint32_t gen;
-	uint32_t rule;
+	uint32_t rule[2];
+	uint16_t in_port[2];
 };
+
+#define CT_NO_RULE UINT32_MAX
 
 /* What ct_lookup_burst learned about one packet. */
 struct ct_pkt {

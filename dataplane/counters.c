@@ -14,6 +14,7 @@
 
 #include "config.h"
 #include "counters.h"
+#include "fw.h"
 #include "worker.h"
 
 static void
@@ -112,9 +113,25 @@ port_json(uint16_t port, const char *name, const struct dp_port_counters *pc)
 }
 
 static json_t *
+rules_json(const struct fw_gen *g)
+{
+	json_t *rules = json_array();
+
+	for (uint32_t r = 0; r <= g->n_rules; r++) {
+		struct fw_rule_counter t = fw_rule_total(g, r);
+
+		json_array_append_new(rules, json_pack(
+			"{s:s, s:s, s:I, s:I}", "id", g->rule_ids[r],
+			"action", sl_action_name(g->rules[r].action),
+			"packets", (json_int_t)t.packets,
+			"bytes", (json_int_t)t.bytes));
+	}
+	return rules;
+}
+
+static json_t *
 counters_json(const struct dp_config *cfg, const struct dp_worker *workers,
-	      unsigned int nb_workers, unsigned int mempool_size,
-	      unsigned int mempool_avail)
+	      unsigned int nb_workers, const struct dp_report *rep)
 {
 	struct dp_counters total;
 	json_t *root = json_object();
@@ -144,15 +161,22 @@ counters_json(const struct dp_config *cfg, const struct dp_worker *workers,
 	json_object_set_new(root, "workers", wks);
 	json_object_set_new(root, "drops", drops);
 	json_object_set_new(root, "mempool",
-			    json_pack("{s:i, s:i}", "size", (int)mempool_size,
-				      "available_at_exit", (int)mempool_avail));
+			    json_pack("{s:i, s:i}", "size", (int)rep->mempool_size,
+				      "available_at_exit",
+				      (int)rep->mempool_avail));
+	if (rep->fw != NULL) {
+		json_object_set_new(root, "rules", rules_json(rep->fw));
+		json_object_set_new(root, "policy", json_pack(
+			"{s:I, s:i}", "generation", (json_int_t)rep->fw->id,
+			"reloads", (int)rep->reloads));
+	}
 	return root;
 }
 
 int
 dp_counters_write_json(const char *path, const struct dp_config *cfg,
 		       const struct dp_worker *workers, unsigned int nb_workers,
-		       unsigned int mempool_size, unsigned int mempool_avail)
+		       const struct dp_report *rep)
 {
 	char tmp[4096];
 	json_t *root;
@@ -161,8 +185,7 @@ dp_counters_write_json(const char *path, const struct dp_config *cfg,
 	if (snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, (int)getpid()) >=
 	    (int)sizeof(tmp))
 		return -ENAMETOOLONG;
-	root = counters_json(cfg, workers, nb_workers, mempool_size,
-			     mempool_avail);
+	root = counters_json(cfg, workers, nb_workers, rep);
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (fd < 0) {
 		ret = -errno;

@@ -37,6 +37,7 @@ struct dp_counters {
 
 struct dp_worker;
 struct dp_config;
+struct fw_gen;
 
 /* Sum of every worker's counters. */
 void dp_counters_sum(const struct dp_worker *workers, unsigned int nb_workers,
@@ -46,14 +47,21 @@ void dp_counters_sum(const struct dp_worker *workers, unsigned int nb_workers,
 void dp_counters_print(FILE *out, const struct dp_config *cfg,
 		       const struct dp_worker *workers, unsigned int nb_workers);
 
+/* What the JSON report says beside the counters. */
+struct dp_report {
+	const struct fw_gen *fw;	/* NULL: no policy */
+	unsigned int reloads;		/* generations published after start */
+	unsigned int mempool_size;	/* mbufs in the pools ... */
+	unsigned int mempool_avail;	/* ... and back in them now */
+};
+
 /*
- * Write the counters as JSON to path (written to a temp file, then renamed).
- * mempool_size / mempool_avail describe the mbuf pool at the time of the
- * call.  Returns 0 or -errno.
+ * Write the counters (and per-rule counters when a policy is in force) as
+ * JSON to path: a temp file, fsync, rename.  Returns 0 or -errno.
  */
 int dp_counters_write_json(const char *path, const struct dp_config *cfg,
 			   const struct dp_worker *workers,
-			   unsigned int nb_workers, unsigned int mempool_size,
-			   unsigned int mempool_avail);
+			   unsigned int nb_workers,
+			   const struct dp_report *report);
 
 #endif /* SLUICE_DP_COUNTERS_H */

@@ -17,6 +17,7 @@
 #include <rte_malloc.h>
 
 #include "config.h"
+#include "control.h"
 #include "counters.h"
 #include "log.h"
 #include "port.h"
@@ -24,13 +25,21 @@
 
 #define EXIT_USAGE 2
 
-/* The only state a signal handler touches. */
+/* The only state the signal handlers touch. */
 static volatile sig_atomic_t signal_received;
+static volatile sig_atomic_t reload_requested;
 
 static void
 on_signal(int sig)
 {
 	signal_received = sig;
+}
+
+static void
+on_sighup(int sig)
+{
+	(void)sig;
+	reload_requested = 1;
 }
 
 static int
@@ -43,6 +52,9 @@ install_signals(void)
 	sigemptyset(&sa.sa_mask);
 	if (sigaction(SIGINT, &sa, NULL) != 0 ||
 	    sigaction(SIGTERM, &sa, NULL) != 0)
+		return -errno;
+	sa.sa_handler = on_sighup;
+	if (sigaction(SIGHUP, &sa, NULL) != 0)
 		return -errno;
 	return 0;
 }
@@ -87,15 +99,21 @@ all_idle(const struct dp_worker *workers, unsigned int nb_workers,
 	return true;
 }
 
-/* Supervise until a signal or, with --oneshot, until the input drains. */
+/* Supervise until a signal or, with --oneshot, until the input drains;
+ * SIGHUP reloads the policy on this (the control) thread. */
 static void
-supervise(const struct dp_config *cfg, const struct dp_worker *workers)
+supervise(const struct dp_config *cfg, const struct dp_worker *workers,
+	  struct dp_control *ctl)
 {
 	uint64_t hz = rte_get_tsc_hz();
 	uint64_t next_stats = rte_rdtsc() + cfg->stats_interval * hz;
 
 	while (signal_received == 0) {
 		rte_delay_us_sleep(10 * 1000);
+		if (reload_requested) {
+			reload_requested = 0;
+			dp_control_reload(ctl);
+		}
 		if (cfg->oneshot &&
 		    all_idle(workers, cfg->nb_workers, cfg->idle_ms)) {
 			DP_LOG(INFO, "oneshot: input drained");
@@ -114,6 +132,7 @@ int
 main(int argc, char **argv)
 {
 	struct dp_config cfg;
+	struct dp_control ctl = { 0 };
 	struct dp_run run = { .stop = false };
 	struct dp_pools pools;
 	struct dp_worker *workers;
@@ -132,9 +151,15 @@ main(int argc, char **argv)
 	argv[0] = "sluice-dataplane";
 
 	ret = dp_config_parse(argc, argv, &cfg);
+	if (ret == 0 && dp_control_load(&ctl, &cfg) != 0) {
+		rte_eal_cleanup();
+		return EXIT_FAILURE;
+	}
 	if (ret == 0)
 		ret = dp_config_resolve(&cfg);
 	if (ret != 0) {
+		if (ret < 0)
+			dp_control_stop(&ctl);
 		rte_eal_cleanup();
 		return ret > 0 ? EXIT_SUCCESS : EXIT_USAGE;
 	}
@@ -160,8 +185,11 @@ main(int argc, char **argv)
 		rte_eal_cleanup();
 		return EXIT_FAILURE;
 	}
-	ret = dp_ports_setup(&cfg, workers, &pools);
+	ret = dp_control_start(&ctl, &run, workers, cfg.nb_workers);
+	if (ret == 0)
+		ret = dp_ports_setup(&cfg, workers, &pools);
 	if (ret != 0) {
+		dp_control_stop(&ctl);
 		rte_free(workers);
 		rte_eal_cleanup();
 		return EXIT_FAILURE;
@@ -179,7 +207,7 @@ main(int argc, char **argv)
 		}
 	}
 	if (status == EXIT_SUCCESS)
-		supervise(&cfg, workers);
+		supervise(&cfg, workers, &ctl);
 
 	/* Drain: workers leave their loop and flush their TX buffers; then
 	 * the ports are stopped and closed, returning their rings' mbufs. */
@@ -189,6 +217,7 @@ main(int argc, char **argv)
 
 	dp_pools_count(&pools, &pool_size, &pool_avail);
 	dp_counters_print(stdout, &cfg, workers, cfg.nb_workers);
+	dp_control_print_rules(&ctl, stdout);
 	printf("mbufs: %u of %u back in their pool%s\n", pool_avail, pool_size,
 	       pool_avail == pool_size ? "" : " - LEAK");
 	if (pool_avail != pool_size) {
@@ -197,9 +226,15 @@ main(int argc, char **argv)
 		status = EXIT_FAILURE;
 	}
 	if (cfg.stats_file != NULL) {
+		struct dp_report rep = {
+			.fw = run.fw,
+			.reloads = ctl.reloads,
+			.mempool_size = pool_size,
+			.mempool_avail = pool_avail,
+		};
+
 		ret = dp_counters_write_json(cfg.stats_file, &cfg, workers,
-					     cfg.nb_workers, pool_size,
-					     pool_avail);
+					     cfg.nb_workers, &rep);
 		if (ret != 0) {
 			DP_LOG(ERR, "cannot write %s: %s", cfg.stats_file,
 			       strerror(-ret));
@@ -207,6 +242,7 @@ main(int argc, char **argv)
 		}
 	}
 
+	dp_control_stop(&ctl);
 	dp_pools_free(&pools);
 	rte_free(workers);
 	rte_eal_cleanup();

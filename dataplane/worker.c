@@ -11,6 +11,9 @@
 #include <rte_cycles.h>
 #include <rte_mbuf.h>
 #include <rte_prefetch.h>
+#include <rte_rcu_qsbr.h>
+
+#include <errno.h>
 
 #include "config.h"
 #include "worker.h"
@@ -39,17 +42,130 @@ drop_pkt(struct dp_counters *ctr, uint16_t in_port, struct rte_mbuf *m,
 	rte_pktmbuf_free(m);
 }
 
+/* Count one packet under a cached rule, as fw_classify_burst would. */
+static inline void
+count_rule(const struct fw_gen *g, unsigned int worker, uint32_t rule,
+	   uint16_t bytes)
+{
+	struct fw_rule_counter *c =
+		&g->counters[(size_t)worker * (g->n_rules + 1) + rule];
+
+	c->packets++;
+	c->bytes += bytes;
+}
+
 /*
- * Parse and forward up to SL_PARSE_BURST_MAX packets received on in_port.
- * A frame that spans several mbufs is dropped as hdr_split: the parser reads
- * one contiguous buffer (raise --mbuf-size for jumbo frames).
+ * Connection tracking and the firewall for the IP packets of a chunk.
+ * reason[i] is 0 for packets still to be judged; a refused packet gets
+ * SL_DROP_RULE (or SL_DROP_CT_FULL when its new flow found no room).
+ * Established packets of a flow whose verdict this generation already
+ * gave skip the ACL, unless the generation has per-packet rules.
+ */
+static void
+firewall_stage(struct dp_worker *w, const struct fw_gen *g, uint16_t in_port,
+	       const struct sl_pkt_meta *meta, const uint8_t *const data[],
+	       uint8_t reason[], uint16_t n, uint64_t now)
+{
+	const struct sl_pkt_meta *ip_meta[SL_PARSE_BURST_MAX];
+	const struct sl_pkt_meta *cls_meta[SL_PARSE_BURST_MAX];
+	const uint8_t *cls_data[SL_PARSE_BURST_MAX];
+	uint8_t cls_ct[SL_PARSE_BURST_MAX];
+	uint16_t cls_in[SL_PARSE_BURST_MAX];
+	uint16_t ip_idx[SL_PARSE_BURST_MAX], cls_idx[SL_PARSE_BURST_MAX];
+	struct ct_pkt ct[SL_PARSE_BURST_MAX];
+	struct fw_verdict v[SL_PARSE_BURST_MAX];
+	uint32_t rule[SL_PARSE_BURST_MAX];
+	uint16_t nb_ip = 0, nb_cls = 0;
+
+	for (uint16_t i = 0; i < n; i++) {
+		/* Non-IP frames (ARP, LLDP) are not the IP firewall's. */
+		if (reason[i] == 0 && meta[i].key.family != SL_FAMILY_NONE) {
+			ip_meta[nb_ip] = &meta[i];
+			ip_idx[nb_ip++] = i;
+		}
+	}
+	if (nb_ip == 0)
+		return;
+
+	if (w->ct != NULL) {
+		ct_lookup_burst(w->ct, ip_meta, nb_ip, now, ct);
+	} else {
+		for (uint16_t j = 0; j < nb_ip; j++)
+			ct[j] = (struct ct_pkt){ .entry = -1, .ct = SL_CT_NEW };
+	}
+
+	for (uint16_t j = 0; j < nb_ip; j++) {
+		const struct sl_pkt_meta *m = ip_meta[j];
+
+		if (ct[j].entry >= 0 && ct[j].ct == SL_CT_ESTABLISHED &&
+		    !g->per_packet) {
+			const struct ct_entry *e = ct_table_entry(w->ct,
+								  ct[j].entry);
+
+			if (e->gen == g->id && e->rule[ct[j].dir] != CT_NO_RULE &&
+			    e->in_port[ct[j].dir] == in_port) {
+				rule[j] = e->rule[ct[j].dir];
+				count_rule(g, w->index, rule[j], m->pkt_len);
+				continue;
+			}
+		}
+		rule[j] = CT_NO_RULE;
+		cls_meta[nb_cls] = m;
+		cls_data[nb_cls] = data[ip_idx[j]];
+		cls_ct[nb_cls] = ct[j].ct;
+		cls_in[nb_cls] = in_port;
+		cls_idx[nb_cls++] = j;
+	}
+	if (nb_cls > 0) {
+		fw_classify_burst(g, w->index, cls_meta, cls_data, cls_ct,
+				  cls_in, nb_cls, v);
+		for (uint16_t k = 0; k < nb_cls; k++)
+			rule[cls_idx[k]] = v[k].rule;
+	}
+
+	for (uint16_t j = 0; j < nb_ip; j++) {
+		uint8_t action = g->rules[rule[j]].action;
+
+		if (action == SL_ACTION_DROP) {
+			reason[ip_idx[j]] = SL_DROP_RULE;
+			continue;
+		}
+		if (w->ct == NULL)
+			continue;
+		if (ct[j].ct == SL_CT_NEW && ct[j].entry < 0) {
+			int32_t r = ct_commit(w->ct, ip_meta[j], &ct[j], now);
+
+			if (r == -ENOSPC) {
+				reason[ip_idx[j]] = SL_DROP_CT_FULL;
+				continue;
+			}
+		}
+		if (ct[j].entry >= 0 && ct[j].ct == SL_CT_ESTABLISHED &&
+		    !g->per_packet) {
+			struct ct_entry *e = ct_table_entry(w->ct, ct[j].entry);
+
+			if (e->gen != g->id) {
+				e->gen = (uint32_t)g->id;
+				e->rule[0] = e->rule[1] = CT_NO_RULE;
+			}
+			e->rule[ct[j].dir] = rule[j];
+			e->in_port[ct[j].dir] = in_port;
+		}
+	}
+}
+
+/*
+ * Parse, judge and forward up to SL_PARSE_BURST_MAX packets received on
+ * in_port.  A frame that spans several mbufs is dropped as hdr_split: the
+ * parser reads one contiguous buffer (raise --mbuf-size for jumbo frames).
  */
 static inline void
-process_chunk(struct dp_worker *w, uint16_t in_port, struct rte_mbuf **pkts,
-	      uint16_t n)
+process_chunk(struct dp_worker *w, const struct fw_gen *g, uint16_t in_port,
+	      struct rte_mbuf **pkts, uint16_t n, uint64_t now)
 {
 	const uint8_t *data[SL_PARSE_BURST_MAX];
 	uint16_t len[SL_PARSE_BURST_MAX];
+	uint8_t reason[SL_PARSE_BURST_MAX];
 	struct sl_pkt_meta meta[SL_PARSE_BURST_MAX];
 	struct dp_counters *ctr = &w->ctr;
 	uint16_t out_port = w->egress[in_port];
@@ -59,17 +175,22 @@ process_chunk(struct dp_worker *w, uint16_t in_port, struct rte_mbuf **pkts,
 		len[i] = pkts[i]->data_len;
 	}
 	w->parse(data, len, n, meta);
+	for (uint16_t i = 0; i < n; i++) {
+		reason[i] = meta[i].drop_reason;
+		if (unlikely(pkts[i]->nb_segs != 1))
+			reason[i] = SL_DROP_HDR_SPLIT;
+	}
+
+	if (g != NULL)
+		firewall_stage(w, g, in_port, meta, data, reason, n, now);
 
 	for (uint16_t i = 0; i < n; i++) {
 		struct rte_mbuf *m = pkts[i];
-		unsigned int reason = meta[i].drop_reason;
 
-		if (unlikely(m->nb_segs != 1))
-			reason = SL_DROP_HDR_SPLIT;
-		else if (unlikely(out_port == DP_NO_PORT) && reason == 0)
-			reason = SL_DROP_NO_EGRESS;
-		if (unlikely(reason != SL_DROP_NONE)) {
-			drop_pkt(ctr, in_port, m, reason);
+		if (unlikely(out_port == DP_NO_PORT) && reason[i] == 0)
+			reason[i] = SL_DROP_NO_EGRESS;
+		if (unlikely(reason[i] != SL_DROP_NONE)) {
+			drop_pkt(ctr, in_port, m, reason[i]);
 			continue;
 		}
 		ctr->port[out_port].tx_packets++;
@@ -79,7 +200,8 @@ process_chunk(struct dp_worker *w, uint16_t in_port, struct rte_mbuf **pkts,
 }
 
 static inline uint16_t
-poll_rxq(struct dp_worker *w, const struct dp_rxq *q)
+poll_rxq(struct dp_worker *w, const struct fw_gen *g, const struct dp_rxq *q,
+	 uint64_t now)
 {
 	struct rte_mbuf *pkts[DP_BURST_MAX];
 	struct dp_port_counters *pc = &w->ctr.port[q->port];
@@ -94,7 +216,7 @@ poll_rxq(struct dp_worker *w, const struct dp_rxq *q)
 	for (uint16_t done = 0; done < n; done += SL_PARSE_BURST_MAX) {
 		uint16_t chunk = RTE_MIN(n - done, SL_PARSE_BURST_MAX);
 
-		process_chunk(w, q->port, pkts + done, chunk);
+		process_chunk(w, g, q->port, pkts + done, chunk, now);
 	}
 	return n;
 }
@@ -108,10 +230,14 @@ flush_all(struct dp_worker *w)
 	}
 }
 
+/* Flows examined for ageing per round: bounds the cost of ageing. */
+#define DP_CT_AGE_BUDGET 64
+
 int
 dp_worker_main(void *arg)
 {
 	struct dp_worker *w = arg;
+	struct dp_run *run = w->run;
 	/* Ports this worker transmits on, so the loop flushes only those. */
 	uint16_t tx_ports[RTE_MAX_ETHPORTS];
 	unsigned int nb_tx_ports = 0;
@@ -120,12 +246,21 @@ dp_worker_main(void *arg)
 		if (w->txb[p] != NULL)
 			tx_ports[nb_tx_ports++] = (uint16_t)p;
 
+	rte_rcu_qsbr_thread_register(run->qs, w->index);
+	rte_rcu_qsbr_thread_online(run->qs, w->index);
 	__atomic_store_n(&w->last_rx_tsc, rte_rdtsc(), __ATOMIC_RELAXED);
-	while (!__atomic_load_n(&w->run->stop, __ATOMIC_ACQUIRE)) {
+	while (!__atomic_load_n(&run->stop, __ATOMIC_ACQUIRE)) {
+		/* One generation for the whole round. */
+		const struct fw_gen *g = __atomic_load_n(&run->fw,
+							 __ATOMIC_ACQUIRE);
+		uint64_t now = rte_rdtsc();
 		uint32_t got = 0;
 
 		for (uint16_t i = 0; i < w->nb_rxq; i++)
-			got += poll_rxq(w, &w->rxq[i]);
+			got += poll_rxq(w, g, &w->rxq[i], now);
+		if (w->ct != NULL)
+			ct_age(w->ct, now, DP_CT_AGE_BUDGET);
+		rte_rcu_qsbr_quiescent(run->qs, w->index);
 		if (got == 0)
 			continue;
 		/* One TX burst per egress port per round: the buffers fill
@@ -133,9 +268,10 @@ dp_worker_main(void *arg)
 		for (unsigned int i = 0; i < nb_tx_ports; i++)
 			rte_eth_tx_buffer_flush(tx_ports[i], w->index,
 						w->txb[tx_ports[i]]);
-		__atomic_store_n(&w->last_rx_tsc, rte_rdtsc(),
-				 __ATOMIC_RELAXED);
+		__atomic_store_n(&w->last_rx_tsc, now, __ATOMIC_RELAXED);
 	}
 	flush_all(w);
+	rte_rcu_qsbr_thread_offline(run->qs, w->index);
+	rte_rcu_qsbr_thread_unregister(run->qs, w->index);
 	return 0;
 }

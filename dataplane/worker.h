@@ -13,8 +13,12 @@
 #include <rte_common.h>
 #include <rte_ethdev.h>
 
+#include "conntrack.h"
 #include "counters.h"
+#include "fw.h"
 #include "parse.h"
+
+struct rte_rcu_qsbr;
 
 /* Most RX queues one worker polls. */
 #define DP_WORKER_RXQ_MAX 64
@@ -35,6 +39,12 @@ struct dp_tx_ctx {
 /* Shared by the main lcore and every worker. */
 struct dp_run {
 	bool stop;		/* set by the main lcore; read with __atomic */
+	/* The firewall generation in force (NULL: no policy, accept all).
+	 * Published with __atomic_store; a worker loads it once per round
+	 * and reports a quiescent state on qs after the round, so the main
+	 * lcore frees a replaced generation after rte_rcu_qsbr_synchronize. */
+	struct fw_gen *fw;
+	struct rte_rcu_qsbr *qs;
 };
 
 struct dp_worker {
@@ -47,6 +57,7 @@ struct dp_worker {
 	sl_parse_burst_fn parse;
 	const uint16_t *egress;	/* cross-connect: ingress port -> egress */
 	struct dp_run *run;
+	struct ct_table *ct;	/* NULL: connection tracking off */
 
 	/* TSC of the last non-empty RX burst; read by the main lcore for
 	 * --oneshot, written with __atomic. */

@@ -54,20 +54,6 @@ enum sl_ct_state {
 	SL_CTS_MAX
 };
 
-/* Default lifetimes in seconds, as Linux's conntrack defaults. */
-#define SL_CT_TIMEOUTS_DEFAULT {                                               \
-	[SL_CTS_NONE] = 0,                                                     \
-	[SL_CTS_SYN_SENT] = 120,                                               \
-	[SL_CTS_SYN_RECV] = 60,                                                \
-	[SL_CTS_ESTABLISHED] = 432000,                                         \
-	[SL_CTS_FIN_WAIT] = 120,                                               \
-	[SL_CTS_CLOSING] = 60,                                                 \
-	[SL_CTS_TIME_WAIT] = 120,                                              \
-	[SL_CTS_CLOSE] = 10,                                                   \
-	[SL_CTS_OPEN] = 30,                                                    \
-	[SL_CTS_REPLIED] = 120,                                                \
-}
-
 enum sl_ct_dir {
 	SL_CT_DIR_ORIG = 0,	/* same direction as the flow's first packet */
 	SL_CT_DIR_REPLY = 1,

@@ -53,6 +53,10 @@
 	  "IP payload ends inside the ICMP/ICMPv6 header")                     \
 	_(GRE_TRUNCATED, "gre_truncated", "IP payload ends inside the GRE header") \
 	_(GRE_BAD_VERSION, "gre_bad_version", "GRE version other than 0 or 1")\
+	/* firewall */                                                         \
+	_(RULE, "rule", "dropped by a firewall rule or the default action")   \
+	_(CT_FULL, "ct_full",                                                  \
+	  "new flow accepted but the connection table is full")              \
 	/* dataplane */                                                        \
 	_(HDR_SPLIT, "hdr_split",                                              \
 	  "headers continue past the first segment of the buffer")             \

@@ -48,7 +48,12 @@ new_table(uint32_t max_flows)
 		.socket = 0,
 		.max_flows = max_flows,
 		.hash_seed = 0x5eed,
-		.timeout_s = SL_CT_TIMEOUTS_DEFAULT,
+		.timeouts = {
+			.tcp_syn = 120, .tcp_syn_ack = 60,
+			.tcp_established = 432000, .tcp_closing = 120,
+			.tcp_closed = 10, .udp_new = 30,
+			.udp_established = 120, .icmp = 30, .other = 600,
+		},
 	};
 	struct ct_table *t;
 

@@ -1,0 +1,199 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+#include <errno.h>
+#include <string.h>
+
+#include <rte_cycles.h>
+#include <rte_lcore.h>
+#include <rte_malloc.h>
+#include <rte_rcu_qsbr.h>
+
+#include "control.h"
+#include "log.h"
+#include "policy_bind.h"
+
+int
+dp_control_load(struct dp_control *c, struct dp_config *cfg)
+{
+	char err[512];
+	int ret;
+
+	memset(c, 0, sizeof(*c));
+	c->policy_file = cfg->policy_file;
+	c->next_gen_id = 1;
+	if (c->policy_file == NULL)
+		return 0;
+	ret = dp_policy_load(c->policy_file, &c->policy);
+	if (ret != 0)
+		return ret;
+	ret = dp_policy_check_supported(c->policy, err, sizeof(err));
+	if (ret == 0)
+		ret = dp_policy_bind(c->policy, cfg, c->port_of, err,
+				     sizeof(err));
+	if (ret != 0) {
+		fprintf(stderr, "%s: %s\n", c->policy_file, err);
+		sl_policy_free(c->policy);
+		c->policy = NULL;
+	}
+	return ret;
+}
+
+static struct fw_gen *
+build_gen(struct dp_control *c, const struct sl_policy *p)
+{
+	char err[512];
+	uint64_t t0 = rte_rdtsc();
+	struct fw_gen *g = fw_build(p, c->port_of, (uint16_t)c->nb_workers,
+				    c->next_gen_id, err, sizeof(err));
+
+	if (g == NULL) {
+		DP_LOG(ERR, "%s: %s", c->policy_file, err);
+		return NULL;
+	}
+	c->next_gen_id++;
+	DP_LOG(INFO, "policy generation %" PRIu64 ": %u rules (%u with "
+	       "payload) built in %.1f ms", g->id, g->n_rules,
+	       g->n_payload_rules,
+	       (double)(rte_rdtsc() - t0) * 1e3 / (double)rte_get_tsc_hz());
+	return g;
+}
+
+static int
+create_ct_tables(struct dp_control *c)
+{
+	const struct sl_settings *s = &c->policy->settings;
+	uint32_t per_worker = s->ct_size / c->nb_workers;
+
+	if (!s->ct_enabled)
+		return 0;
+	for (unsigned int i = 0; i < c->nb_workers; i++) {
+		char name[32];
+		struct ct_params p = {
+			.name = name,
+			.socket = (int)rte_lcore_to_socket_id(c->workers[i].lcore),
+			/* symmetric RSS splits flows evenly over workers */
+			.max_flows = per_worker < 1024 ? 1024 : per_worker,
+			.hash_seed = s->flow_hash_seed,
+			.timeouts = s->ct_timeouts,
+		};
+
+		snprintf(name, sizeof(name), "sl_ct_w%u", i);
+		c->workers[i].ct = ct_table_create(&p);
+		if (c->workers[i].ct == NULL) {
+			DP_LOG(ERR, "connection table of %u flows for worker "
+			       "%u: %s", p.max_flows, i, strerror(errno));
+			return -ENOMEM;
+		}
+	}
+	DP_LOG(INFO, "conntrack: %u flows per worker", per_worker);
+	return 0;
+}
+
+int
+dp_control_start(struct dp_control *c, struct dp_run *run,
+		 struct dp_worker *workers, unsigned int nb_workers)
+{
+	size_t sz = rte_rcu_qsbr_get_memsize(nb_workers);
+	struct fw_gen *g;
+
+	c->run = run;
+	c->workers = workers;
+	c->nb_workers = nb_workers;
+	run->qs = rte_zmalloc("sl_rcu", sz, RTE_CACHE_LINE_SIZE);
+	if (run->qs == NULL || rte_rcu_qsbr_init(run->qs, nb_workers) != 0) {
+		DP_LOG(ERR, "cannot set up RCU for %u workers", nb_workers);
+		return -ENOMEM;
+	}
+	if (c->policy == NULL)
+		return 0;
+	if (create_ct_tables(c) != 0)
+		return -ENOMEM;
+	g = build_gen(c, c->policy);
+	if (g == NULL)
+		return -EINVAL;
+	__atomic_store_n(&run->fw, g, __ATOMIC_RELEASE);
+	return 0;
+}
+
+int
+dp_control_reload(struct dp_control *c)
+{
+	struct sl_policy *p = NULL;
+	struct fw_gen *g, *old;
+	char err[512];
+	int ret;
+
+	if (c->policy_file == NULL) {
+		DP_LOG(WARNING, "reload: no --policy file to reload");
+		return -ENOENT;
+	}
+	ret = dp_policy_load(c->policy_file, &p);
+	if (ret == 0)
+		ret = dp_policy_check_supported(p, err, sizeof(err));
+	else
+		snprintf(err, sizeof(err), "refused (errors above)");
+	if (ret == 0)
+		ret = dp_policy_same_ports(c->policy, p, err, sizeof(err));
+	if (ret != 0) {
+		DP_LOG(ERR, "reload of %s: %s; keeping generation %" PRIu64,
+		       c->policy_file, err, c->run->fw ? c->run->fw->id : 0);
+		sl_policy_free(p);
+		return ret;
+	}
+	g = build_gen(c, p);
+	if (g == NULL) {
+		sl_policy_free(p);
+		return -EINVAL;
+	}
+
+	/* Publish, wait until no worker can still hold the old generation,
+	 * then fold its counters into the new one and free it. */
+	old = __atomic_exchange_n(&c->run->fw, g, __ATOMIC_ACQ_REL);
+	rte_rcu_qsbr_synchronize(c->run->qs, RTE_QSBR_THRID_INVALID);
+	if (old != NULL) {
+		if (fw_carry_counters(g, old) != 0)
+			DP_LOG(WARNING, "counters of generation %" PRIu64
+			       " lost: out of memory", old->id);
+		fw_free(old);
+	}
+	sl_policy_free(c->policy);
+	c->policy = p;
+	c->reloads++;
+	return 0;
+}
+
+void
+dp_control_print_rules(const struct dp_control *c, FILE *out)
+{
+	const struct fw_gen *g = c->run ? c->run->fw : NULL;
+
+	if (g == NULL)
+		return;
+	fprintf(out, "rules (generation %" PRIu64 "):\n", g->id);
+	fprintf(out, "  %-32s %-8s %14s %16s\n", "id", "action", "packets",
+		"bytes");
+	for (uint32_t r = 0; r <= g->n_rules; r++) {
+		struct fw_rule_counter t = fw_rule_total(g, r);
+
+		fprintf(out, "  %-32.32s %-8s %14" PRIu64 " %16" PRIu64 "\n",
+			g->rule_ids[r], sl_action_name(g->rules[r].action),
+			t.packets, t.bytes);
+	}
+	fflush(out);
+}
+
+void
+dp_control_stop(struct dp_control *c)
+{
+	if (c->run != NULL) {
+		fw_free(c->run->fw);
+		c->run->fw = NULL;
+		rte_free(c->run->qs);
+		c->run->qs = NULL;
+	}
+	for (unsigned int i = 0; c->workers && i < c->nb_workers; i++) {
+		ct_table_free(c->workers[i].ct);
+		c->workers[i].ct = NULL;
+	}
+	sl_policy_free(c->policy);
+	c->policy = NULL;
+}

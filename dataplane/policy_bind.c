@@ -1,0 +1,201 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <rte_dev.h>
+#include <rte_ethdev.h>
+
+#include "policy_bind.h"
+
+static void
+set_err(char *err, size_t size, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err, size, fmt, ap);
+	va_end(ap);
+}
+
+int
+dp_policy_load(const char *path, struct sl_policy **out)
+{
+	struct sl_policy_errors errs;
+	int ret = sl_policy_load_file(path, out, &errs);
+
+	if (ret == -EINVAL)
+		sl_policy_errors_print(stderr, path, &errs);
+	else if (ret != 0)
+		fprintf(stderr, "%s: %s\n", path, strerror(-ret));
+	return ret;
+}
+
+/* The device name of devargs: everything before the first ','. */
+static void
+devargs_name(const char *devargs, char *name, size_t size)
+{
+	size_t n = strcspn(devargs, ",");
+
+	if (n >= size)
+		n = size - 1;
+	memcpy(name, devargs, n);
+	name[n] = '\0';
+}
+
+static int
+bind_one(const struct sl_port *sp, uint16_t *id, char *err, size_t err_size)
+{
+	char name[RTE_ETH_NAME_MAX_LEN];
+	int ret;
+
+	if (sp->has_dpdk_port) {
+		if (!rte_eth_dev_is_valid_port(sp->dpdk_port)) {
+			set_err(err, err_size, "port %s: dpdk_port %u was not "
+				"probed (%u ports available)", sp->name,
+				sp->dpdk_port, rte_eth_dev_count_avail());
+			return -EINVAL;
+		}
+		*id = sp->dpdk_port;
+		return 0;
+	}
+	if (sp->devargs == NULL) {
+		set_err(err, err_size, "port %s: needs dpdk_port or devargs",
+			sp->name);
+		return -EINVAL;
+	}
+	devargs_name(sp->devargs, name, sizeof(name));
+	if (rte_eth_dev_get_port_by_name(name, id) == 0)
+		return 0;
+	ret = rte_dev_probe(sp->devargs);
+	if (ret != 0 || rte_eth_dev_get_port_by_name(name, id) != 0) {
+		set_err(err, err_size, "port %s: cannot probe '%s': %s",
+			sp->name, sp->devargs,
+			ret ? rte_strerror(-ret) : "no ethdev of that name");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int
+dp_policy_bind(const struct sl_policy *p, struct dp_config *cfg,
+	       uint16_t *port_of, char *err, size_t err_size)
+{
+	if (p->n_ports == 0)
+		return 0;
+	if (cfg->ports_given || cfg->xconnect_given) {
+		set_err(err, err_size, "the policy lists ports: --ports and "
+			"--xconnect would contradict it");
+		return -EINVAL;
+	}
+	for (size_t i = 0; i < p->n_ports; i++) {
+		if (bind_one(&p->ports[i], &port_of[i], err, err_size) != 0)
+			return -EINVAL;
+		for (size_t j = 0; j < i; j++) {
+			if (port_of[j] == port_of[i]) {
+				set_err(err, err_size, "ports %s and %s are "
+					"the same DPDK port %u",
+					p->ports[j].name, p->ports[i].name,
+					port_of[i]);
+				return -EINVAL;
+			}
+		}
+	}
+	cfg->nb_ports = 0;
+	for (size_t i = 0; i < p->n_ports; i++) {
+		const struct sl_port *sp = &p->ports[i];
+		int peer;
+
+		cfg->ports[cfg->nb_ports++] = port_of[i];
+		cfg->ports_given = true;
+		if (sp->mode != SL_PORT_MODE_XCONNECT)
+			continue;
+		peer = sl_policy_find_port(p, sp->peer);
+		cfg->egress[port_of[i]] = port_of[peer];
+	}
+	cfg->xconnect_given = true;
+	return 0;
+}
+
+int
+dp_policy_check_supported(const struct sl_policy *p, char *err,
+			  size_t err_size)
+{
+	for (size_t i = 0; i < p->n_ports; i++) {
+		if (p->ports[i].mode == SL_PORT_MODE_ROUTE) {
+			set_err(err, err_size, "ports[%zu] (%s): mode route "
+				"needs the routing stage, which this build "
+				"does not have yet; use mode xconnect", i,
+				p->ports[i].name);
+			return -ENOTSUP;
+		}
+	}
+	if (p->n_routes > 0) {
+		set_err(err, err_size, "routes: this build has no routing "
+			"stage yet; remove the routes");
+		return -ENOTSUP;
+	}
+	for (size_t i = 0; i <= p->n_rules; i++) {
+		const struct sl_action *a = i < p->n_rules
+			? &p->rules[i].action : &p->default_action;
+
+		if (a->type != SL_ACTION_REPLICATE &&
+		    a->type != SL_ACTION_STEER)
+			continue;
+		if (i < p->n_rules)
+			set_err(err, err_size, "rules[%zu].action: %s needs "
+				"the replication stage, which this build does "
+				"not have yet", i, sl_action_name(a->type));
+		else
+			set_err(err, err_size, "default: %s needs the "
+				"replication stage, which this build does not "
+				"have yet", sl_action_name(a->type));
+		return -ENOTSUP;
+	}
+	if (!p->settings.ct_enabled) {
+		for (size_t i = 0; i < p->n_rules; i++) {
+			if (p->rules[i].match.fields & SL_MATCH_CT) {
+				set_err(err, err_size, "rules[%zu].ct: needs "
+					"connection tracking "
+					"(settings.conntrack.enabled)", i);
+				return -ENOTSUP;
+			}
+		}
+	}
+	return 0;
+}
+
+int
+dp_policy_same_ports(const struct sl_policy *a, const struct sl_policy *b,
+		     char *err, size_t err_size)
+{
+	bool same = a->n_ports == b->n_ports;
+
+	for (size_t i = 0; same && i < a->n_ports; i++) {
+		const struct sl_port *x = &a->ports[i], *y = &b->ports[i];
+
+		same = strcmp(x->name, y->name) == 0 &&
+		       x->has_dpdk_port == y->has_dpdk_port &&
+		       (!x->has_dpdk_port || x->dpdk_port == y->dpdk_port) &&
+		       (x->devargs == NULL) == (y->devargs == NULL) &&
+		       (x->devargs == NULL ||
+			strcmp(x->devargs, y->devargs) == 0) &&
+		       x->mode == y->mode &&
+		       (x->peer == NULL) == (y->peer == NULL) &&
+		       (x->peer == NULL || strcmp(x->peer, y->peer) == 0);
+	}
+	if (!same) {
+		set_err(err, err_size, "the ports changed: restart the "
+			"dataplane to apply a new port layout");
+		return -EINVAL;
+	}
+	if (a->settings.ct_enabled != b->settings.ct_enabled ||
+	    a->settings.ct_size != b->settings.ct_size ||
+	    a->settings.flow_hash_seed != b->settings.flow_hash_seed) {
+		set_err(err, err_size, "settings.conntrack or the flow hash "
+			"seed changed: restart the dataplane to apply them");
+		return -EINVAL;
+	}
+	return 0;
+}
