@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 #include <errno.h>
+#include <stdbool.h>
 #include <string.h>
 
 #include <rte_branch_prediction.h>
@@ -210,14 +211,31 @@ step_flow(struct ct_table *t, struct ct_entry *e, const struct sl_pkt_meta *m,
 	return e->seen_reply ? SL_CT_ESTABLISHED : SL_CT_NEW;
 }
 
-void
+/* Whether an earlier packet of the walk, with no flow yet, has this key. */
+static inline bool
+after_pending_miss(const struct sl_pkt_meta *const meta[],
+		   const struct ct_pkt ct[], const uint16_t *miss,
+		   uint16_t nb_miss, uint16_t i)
+{
+	for (uint16_t k = 0; k < nb_miss; k++) {
+		uint16_t j = miss[k];
+
+		if (ct[j].sig == ct[i].sig &&
+		    memcmp(&meta[j]->key, &meta[i]->key, sizeof(meta[i]->key)) == 0)
+			return true;
+	}
+	return false;
+}
+
+uint16_t
 ct_lookup_burst(struct ct_table *t, const struct sl_pkt_meta *const meta[],
 		uint16_t n, uint64_t now, struct ct_pkt ct[])
 {
 	const void *keys[RTE_HASH_LOOKUP_BULK_MAX];
 	hash_sig_t sigs[RTE_HASH_LOOKUP_BULK_MAX];
 	int32_t pos[RTE_HASH_LOOKUP_BULK_MAX];
-	uint16_t idx[RTE_HASH_LOOKUP_BULK_MAX];
+	uint16_t miss[RTE_HASH_LOOKUP_BULK_MAX];
+	uint16_t nb_miss = 0;
 	uint32_t nb_keys = 0;
 
 	for (uint16_t i = 0; i < n; i++) {
@@ -229,38 +247,38 @@ ct_lookup_burst(struct ct_table *t, const struct sl_pkt_meta *const meta[],
 			continue;
 		ct[i].sig = (uint32_t)sl_flow_hash(&m->key, t->hash_seed);
 		keys[nb_keys] = &m->key;
-		sigs[nb_keys] = ct[i].sig;
-		idx[nb_keys++] = i;
+		sigs[nb_keys++] = ct[i].sig;
 	}
-	if (nb_keys == 0)
-		return;
-	rte_hash_lookup_with_hash_bulk(t->hash, keys, sigs, nb_keys, pos);
+	if (nb_keys > 0)
+		rte_hash_lookup_with_hash_bulk(t->hash, keys, sigs, nb_keys, pos);
 
-	for (uint32_t k = 0; k < nb_keys; k++) {
-		const struct sl_pkt_meta *m = meta[idx[k]];
-		struct ct_pkt *c = &ct[idx[k]];
+	for (uint16_t i = 0, k = 0; i < n; i++) {
+		const struct sl_pkt_meta *m = meta[i];
+		struct ct_pkt *c = &ct[i];
+		struct ct_entry *e;
 
-		if (pos[k] < 0) {
+		if (unlikely(m->key.family == SL_FAMILY_NONE ||
+			     (m->frag & SL_FRAG_IS_FRAG)))
+			continue;
+		if (unlikely(nb_miss > 0 &&
+			     after_pending_miss(meta, ct, miss, nb_miss, i)))
+			return i;
+		e = pos[k] >= 0 ? &t->entries[pos[k]] : NULL;
+		k++;
+		if (e == NULL || unlikely(e->expires <= now)) {
+			/* No flow, or one expired but not yet aged out. */
 			c->new_state = first_state(m);
 			c->ct = c->new_state == SL_CT_STEP_INVALID ? SL_CT_INVALID
 								   : SL_CT_NEW;
+			miss[nb_miss++] = i;
 			continue;
 		}
-		struct ct_entry *e = &t->entries[pos[k]];
-
-		if (unlikely(e->expires <= now)) {
-			/* Expired but not yet aged out: a new flow. */
-			c->new_state = first_state(m);
-			c->ct = c->new_state == SL_CT_STEP_INVALID ? SL_CT_INVALID
-								   : SL_CT_NEW;
-			c->entry = -1;
-			continue;
-		}
-		c->entry = pos[k];
+		c->entry = (int32_t)(e - t->entries);
 		c->dir = m->key_swapped == e->orig_swapped ? SL_CT_DIR_ORIG
 							   : SL_CT_DIR_REPLY;
 		c->ct = step_flow(t, e, m, (enum sl_ct_dir)c->dir, now);
 	}
+	return n;
 }
 
 int32_t

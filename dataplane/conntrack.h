@@ -76,13 +76,19 @@ int32_t ct_find(struct ct_table *t, const struct sl_flow_key *key,
 struct ct_entry *ct_table_entry(struct ct_table *t, int32_t entry);
 
 /*
- * Classify n (<= 64) parsed, non-dropped packets at TSC now: fills ct[i].
- * Packets of a known flow move it (state, expiry); a packet the state
- * machine refuses is SL_CT_INVALID and changes nothing.  Non-IP packets and
- * fragments are SL_CT_INVALID (untracked).
+ * Classify parsed, non-dropped packets at TSC now, in order: fills ct[i]
+ * for i < the returned count k (1 <= k <= n <= 64 when n > 0).  Packets of
+ * a known flow move it (state, expiry); a packet the state machine refuses
+ * is SL_CT_INVALID and changes nothing.  Non-IP packets and fragments are
+ * SL_CT_INVALID (untracked).
+ *
+ * The walk stops before a packet whose flow an earlier packet of the burst
+ * may be about to create: its state depends on that packet's verdict.  The
+ * caller judges and commits ct[0..k), then calls again with the rest.
  */
-void ct_lookup_burst(struct ct_table *t, const struct sl_pkt_meta *const meta[],
-		     uint16_t n, uint64_t now, struct ct_pkt ct[]);
+uint16_t ct_lookup_burst(struct ct_table *t,
+			 const struct sl_pkt_meta *const meta[], uint16_t n,
+			 uint64_t now, struct ct_pkt ct[]);
 
 /*
  * Create the flow of an accepted SL_CT_NEW packet that had no entry.

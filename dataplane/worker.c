@@ -55,46 +55,27 @@ count_rule(const struct fw_gen *g, unsigned int worker, uint32_t rule,
 }
 
 /*
- * Connection tracking and the firewall for the IP packets of a chunk.
- * reason[i] is 0 for packets still to be judged; a refused packet gets
- * SL_DROP_RULE (or SL_DROP_CT_FULL when its new flow found no room).
- * Established packets of a flow whose verdict this generation already
- * gave skip the ACL, unless the generation has per-packet rules.
+ * Connection tracking and the firewall for nb IP packets, in order.  ct[j]
+ * comes from ct_lookup_burst; reason[idx[j]] is set for a refused packet:
+ * SL_DROP_RULE, or SL_DROP_CT_FULL when its new flow found no room.
+ * Established packets of a flow whose verdict this generation already gave
+ * skip the ACL, unless the generation has per-packet rules.
  */
 static void
-firewall_stage(struct dp_worker *w, const struct fw_gen *g, uint16_t in_port,
-	       const struct sl_pkt_meta *meta, const uint8_t *const data[],
-	       uint8_t reason[], uint16_t n, uint64_t now)
+judge(struct dp_worker *w, const struct fw_gen *g, uint16_t in_port,
+      const struct sl_pkt_meta *const ip_meta[], const uint8_t *const data[],
+      const uint16_t idx[], struct ct_pkt ct[], uint16_t nb,
+      uint8_t reason[], uint64_t now)
 {
-	const struct sl_pkt_meta *ip_meta[SL_PARSE_BURST_MAX];
 	const struct sl_pkt_meta *cls_meta[SL_PARSE_BURST_MAX];
 	const uint8_t *cls_data[SL_PARSE_BURST_MAX];
 	uint8_t cls_ct[SL_PARSE_BURST_MAX];
-	uint16_t cls_in[SL_PARSE_BURST_MAX];
-	uint16_t ip_idx[SL_PARSE_BURST_MAX], cls_idx[SL_PARSE_BURST_MAX];
-	struct ct_pkt ct[SL_PARSE_BURST_MAX];
+	uint16_t cls_in[SL_PARSE_BURST_MAX], cls_idx[SL_PARSE_BURST_MAX];
 	struct fw_verdict v[SL_PARSE_BURST_MAX];
 	uint32_t rule[SL_PARSE_BURST_MAX];
-	uint16_t nb_ip = 0, nb_cls = 0;
+	uint16_t nb_cls = 0;
 
-	for (uint16_t i = 0; i < n; i++) {
-		/* Non-IP frames (ARP, LLDP) are not the IP firewall's. */
-		if (reason[i] == 0 && meta[i].key.family != SL_FAMILY_NONE) {
-			ip_meta[nb_ip] = &meta[i];
-			ip_idx[nb_ip++] = i;
-		}
-	}
-	if (nb_ip == 0)
-		return;
-
-	if (w->ct != NULL) {
-		ct_lookup_burst(w->ct, ip_meta, nb_ip, now, ct);
-	} else {
-		for (uint16_t j = 0; j < nb_ip; j++)
-			ct[j] = (struct ct_pkt){ .entry = -1, .ct = SL_CT_NEW };
-	}
-
-	for (uint16_t j = 0; j < nb_ip; j++) {
+	for (uint16_t j = 0; j < nb; j++) {
 		const struct sl_pkt_meta *m = ip_meta[j];
 
 		if (ct[j].entry >= 0 && ct[j].ct == SL_CT_ESTABLISHED &&
@@ -109,9 +90,8 @@ firewall_stage(struct dp_worker *w, const struct fw_gen *g, uint16_t in_port,
 				continue;
 			}
 		}
-		rule[j] = CT_NO_RULE;
 		cls_meta[nb_cls] = m;
-		cls_data[nb_cls] = data[ip_idx[j]];
+		cls_data[nb_cls] = data[idx[j]];
 		cls_ct[nb_cls] = ct[j].ct;
 		cls_in[nb_cls] = in_port;
 		cls_idx[nb_cls++] = j;
@@ -123,22 +103,17 @@ firewall_stage(struct dp_worker *w, const struct fw_gen *g, uint16_t in_port,
 			rule[cls_idx[k]] = v[k].rule;
 	}
 
-	for (uint16_t j = 0; j < nb_ip; j++) {
-		uint8_t action = g->rules[rule[j]].action;
-
-		if (action == SL_ACTION_DROP) {
-			reason[ip_idx[j]] = SL_DROP_RULE;
+	for (uint16_t j = 0; j < nb; j++) {
+		if (g->rules[rule[j]].action == SL_ACTION_DROP) {
+			reason[idx[j]] = SL_DROP_RULE;
 			continue;
 		}
 		if (w->ct == NULL)
 			continue;
-		if (ct[j].ct == SL_CT_NEW && ct[j].entry < 0) {
-			int32_t r = ct_commit(w->ct, ip_meta[j], &ct[j], now);
-
-			if (r == -ENOSPC) {
-				reason[ip_idx[j]] = SL_DROP_CT_FULL;
-				continue;
-			}
+		if (ct[j].ct == SL_CT_NEW && ct[j].entry < 0 &&
+		    ct_commit(w->ct, ip_meta[j], &ct[j], now) == -ENOSPC) {
+			reason[idx[j]] = SL_DROP_CT_FULL;
+			continue;
 		}
 		if (ct[j].entry >= 0 && ct[j].ct == SL_CT_ESTABLISHED &&
 		    !g->per_packet) {
@@ -151,6 +126,44 @@ firewall_stage(struct dp_worker *w, const struct fw_gen *g, uint16_t in_port,
 			e->rule[ct[j].dir] = rule[j];
 			e->in_port[ct[j].dir] = in_port;
 		}
+	}
+}
+
+/*
+ * The firewall stage for the IP packets of a chunk (non-IP frames - ARP,
+ * LLDP - are not the IP firewall's and pass).  Packets are judged in
+ * segments: a packet whose flow an earlier packet of the chunk may create
+ * waits until that one is judged and committed (see ct_lookup_burst).
+ */
+static void
+firewall_stage(struct dp_worker *w, const struct fw_gen *g, uint16_t in_port,
+	       const struct sl_pkt_meta *meta, const uint8_t *const data[],
+	       uint8_t reason[], uint16_t n, uint64_t now)
+{
+	const struct sl_pkt_meta *ip_meta[SL_PARSE_BURST_MAX];
+	uint16_t ip_idx[SL_PARSE_BURST_MAX];
+	struct ct_pkt ct[SL_PARSE_BURST_MAX];
+	uint16_t nb_ip = 0;
+
+	for (uint16_t i = 0; i < n; i++) {
+		if (reason[i] == 0 && meta[i].key.family != SL_FAMILY_NONE) {
+			ip_meta[nb_ip] = &meta[i];
+			ip_idx[nb_ip++] = i;
+		}
+	}
+	for (uint16_t done = 0, k; done < nb_ip; done += k) {
+		uint16_t left = nb_ip - done;
+
+		if (w->ct != NULL) {
+			k = ct_lookup_burst(w->ct, ip_meta + done, left, now, ct);
+		} else {
+			for (uint16_t j = 0; j < left; j++)
+				ct[j] = (struct ct_pkt){ .entry = -1,
+							 .ct = SL_CT_NEW };
+			k = left;
+		}
+		judge(w, g, in_port, ip_meta + done, data, ip_idx + done, ct, k,
+		      reason, now);
 	}
 }
 
