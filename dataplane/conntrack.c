@@ -241,7 +241,8 @@ ct_lookup_burst(struct ct_table *t, const struct sl_pkt_meta *const meta[],
 	for (uint16_t i = 0; i < n; i++) {
 		const struct sl_pkt_meta *m = meta[i];
 
-		ct[i] = (struct ct_pkt){ .entry = -1, .ct = SL_CT_INVALID };
+		ct[i] = (struct ct_pkt){ .entry = -1, .stale = -1,
+					 .ct = SL_CT_INVALID };
 		if (unlikely(m->key.family == SL_FAMILY_NONE ||
 			     (m->frag & SL_FRAG_IS_FRAG)))
 			continue;
@@ -267,6 +268,7 @@ ct_lookup_burst(struct ct_table *t, const struct sl_pkt_meta *const meta[],
 		k++;
 		if (e == NULL || unlikely(e->expires <= now)) {
 			/* No flow, or one expired but not yet aged out. */
+			c->stale = e == NULL ? -1 : (int32_t)(e - t->entries);
 			c->new_state = first_state(m);
 			c->ct = c->new_state == SL_CT_STEP_INVALID ? SL_CT_INVALID
 								   : SL_CT_NEW;
@@ -285,18 +287,12 @@ int32_t
 ct_commit(struct ct_table *t, const struct sl_pkt_meta *m, struct ct_pkt *c,
 	  uint64_t now)
 {
+	int32_t pos = c->stale;
 	struct ct_entry *e;
-	int32_t pos = rte_hash_lookup_with_hash(t->hash, &m->key, c->sig);
 
-	if (pos >= 0 && t->entries[pos].expires > now) {
-		/* An earlier packet of this burst opened the flow. */
-		e = &t->entries[pos];
-		c->entry = pos;
-		c->dir = m->key_swapped == e->orig_swapped ? SL_CT_DIR_ORIG
-							   : SL_CT_DIR_REPLY;
-		c->ct = step_flow(t, e, m, (enum sl_ct_dir)c->dir, now);
-		return -EEXIST;
-	}
+	/* ct_lookup_burst saw no live flow and, by stopping at intra-burst
+	 * dependencies, guarantees no earlier packet created one since: no
+	 * second lookup.  An expired entry still in the table is reused. */
 	if (pos < 0) {
 		if (t->count >= t->max_flows)
 			return -ENOSPC;
@@ -321,6 +317,7 @@ ct_commit(struct ct_table *t, const struct sl_pkt_meta *m, struct ct_pkt *c,
 		.rule = { CT_NO_RULE, CT_NO_RULE },
 	};
 	c->entry = pos;
+	c->stale = -1;
 	c->dir = SL_CT_DIR_ORIG;
 	return pos;
 }

@@ -54,6 +54,7 @@ struct ct_entry {
 /* What ct_lookup_burst learned about one packet. */
 struct ct_pkt {
 	int32_t entry;		/* index into the entries, -1: no flow */
+	int32_t stale;		/* no flow: an expired entry to reuse, or -1 */
 	uint32_t sig;
 	uint8_t ct;		/* one SL_CT_* bit */
 	uint8_t dir;		/* enum sl_ct_dir */
@@ -91,10 +92,10 @@ uint16_t ct_lookup_burst(struct ct_table *t,
 			 uint64_t now, struct ct_pkt ct[]);
 
 /*
- * Create the flow of an accepted SL_CT_NEW packet that had no entry.
- * Returns the entry index, -ENOSPC when the table is full (the caller
- * applies the full-table policy), or -EEXIST when an earlier packet of the
- * same burst created it (the index is then in ct->entry).
+ * Create the flow of an accepted SL_CT_NEW packet that had no entry, from
+ * the ct_pkt its ct_lookup_burst filled (and before the next lookup call).
+ * Returns the entry index or -ENOSPC when the table is full (the caller
+ * applies the full-table policy).
  */
 int32_t ct_commit(struct ct_table *t, const struct sl_pkt_meta *meta,
 		  struct ct_pkt *ct, uint64_t now);

@@ -158,6 +158,7 @@ dp_control_reload(struct dp_control *c)
 	sl_policy_free(c->policy);
 	c->policy = p;
 	c->reloads++;
+	DP_LOG(INFO, "policy generation %" PRIu64 " in force", g->id);
 	return 0;
 }
 

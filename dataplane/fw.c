@@ -162,7 +162,8 @@ decide(const struct fw_gen *g, unsigned int worker,
        uint16_t in_port, const uint32_t *res, struct fw_verdict *v)
 {
 	uint32_t n0 = res[FW_CAT_PLAIN] ? res[FW_CAT_PLAIN] - 1 : g->n_rules;
-	uint32_t p1 = res[FW_CAT_PAYLOAD] ? res[FW_CAT_PAYLOAD] - 1 : UINT32_MAX;
+	uint32_t p1 = g->categories > 1 && res[FW_CAT_PAYLOAD]
+		? res[FW_CAT_PAYLOAD] - 1 : UINT32_MAX;
 	uint32_t rule = n0;
 	struct fw_rule_counter *c;
 
@@ -209,22 +210,22 @@ fw_classify_burst(const struct fw_gen *g, unsigned int worker,
 
 	if (n4 > 0) {
 		if (g->acl4 != NULL)
-			rte_acl_classify(g->acl4, d4, res, n4, FW_CATEGORIES);
+			rte_acl_classify(g->acl4, d4, res, n4, g->categories);
 		else
-			memset(res, 0, sizeof(res[0]) * n4 * FW_CATEGORIES);
+			memset(res, 0, sizeof(res[0]) * n4 * g->categories);
 		for (uint16_t j = 0; j < n4; j++)
 			decide(g, worker, meta[i4[j]], data[i4[j]], ct[i4[j]],
-			       in_port[i4[j]], &res[j * FW_CATEGORIES],
+			       in_port[i4[j]], &res[j * g->categories],
 			       &out[i4[j]]);
 	}
 	if (n6 > 0) {
 		if (g->acl6 != NULL)
-			rte_acl_classify(g->acl6, d6, res, n6, FW_CATEGORIES);
+			rte_acl_classify(g->acl6, d6, res, n6, g->categories);
 		else
-			memset(res, 0, sizeof(res[0]) * n6 * FW_CATEGORIES);
+			memset(res, 0, sizeof(res[0]) * n6 * g->categories);
 		for (uint16_t j = 0; j < n6; j++)
 			decide(g, worker, meta[i6[j]], data[i6[j]], ct[i6[j]],
-			       in_port[i6[j]], &res[j * FW_CATEGORIES],
+			       in_port[i6[j]], &res[j * g->categories],
 			       &out[i6[j]]);
 	}
 }

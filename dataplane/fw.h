@@ -61,6 +61,7 @@ struct fw_gen {
 
 	struct rte_acl_ctx *acl4;	/* NULL: no rule can match IPv4 */
 	struct rte_acl_ctx *acl6;
+	uint32_t categories;	/* 1, or FW_CATEGORIES with payload rules */
 
 	struct hs_database *hs_db;	/* NULL: no payload rules */
 	uint32_t *hs_rule;		/* Hyperscan id -> rule index */

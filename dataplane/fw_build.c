@@ -270,7 +270,7 @@ build_acl(const struct fw_gen *g, int family, struct rte_acl_ctx **out,
 		return ret;
 	}
 	memset(&cfg, 0, sizeof(cfg));
-	cfg.num_categories = FW_CATEGORIES;
+	cfg.num_categories = g->categories;
 	cfg.num_fields = family == 4 ? F4_NUM : F6_NUM;
 	memcpy(cfg.defs, family == 4 ? defs4 : defs6,
 	       sizeof(cfg.defs[0]) * cfg.num_fields);
@@ -450,6 +450,7 @@ fw_build(const struct sl_policy *p, const uint16_t *port_of,
 	if (g->rule_ids[g->n_rules] == NULL)
 		goto fail;
 
+	g->categories = g->n_payload_rules > 0 ? FW_CATEGORIES : 1;
 	if (build_acl(g, 4, &g->acl4, err, err_size) != 0 ||
 	    build_acl(g, 6, &g->acl6, err, err_size) != 0)
 		goto fail;

@@ -40,7 +40,8 @@ struct fw_key6 {
 	uint32_t flags;
 };
 
-/* ACL categories (see fw.h). */
+/* ACL categories (see fw.h).  A generation without payload rules builds
+ * and classifies one category only: fewer tries, faster builds. */
 #define FW_CAT_PLAIN   0
 #define FW_CAT_PAYLOAD 1
 /* rte_acl_classify wants 1 or a multiple of RTE_ACL_RESULTS_MULTIPLIER. */

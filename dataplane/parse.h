@@ -65,4 +65,20 @@ int sl_parse_variant_from_name(const char *name);
 /* The variant sl_parse_select(SL_PARSE_AUTO) resolves to on this CPU. */
 enum sl_parse_variant sl_parse_best_variant(void);
 
+/*
+ * For tests and benchmarks, not the hot path: parse like the variant's
+ * burst function (n <= SL_PARSE_BURST_MAX) and return the packets whose
+ * meta the vector fast path built without the scalar parser, bit i for
+ * packet i.  The fast path takes every kept packet with at most one VLAN
+ * tag that is IPv4 with IHL 5 and not a fragment, or IPv6 without
+ * extension headers, carrying TCP or UDP; the scalar parser everything
+ * else.  Call only where sl_parse_select() gives the variant.
+ */
+uint32_t sl_parse_fast_mask_sse42(const uint8_t *const data[],
+				  const uint16_t len[], uint16_t n,
+				  struct sl_pkt_meta meta[]);
+uint32_t sl_parse_fast_mask_avx2(const uint8_t *const data[],
+				 const uint16_t len[], uint16_t n,
+				 struct sl_pkt_meta meta[]);
+
 #endif /* SLUICE_DP_PARSE_H */

@@ -42,8 +42,9 @@
  * Layer 4, bounded by l3_end (not by the frame), avail = l3_end - l4_off
  *   - TCP (6): avail < 20: TCP_TRUNCATED; data offset < 5 or its length past
  *     avail: TCP_BAD_DATA_OFFSET; sport, dport, tcp_flags (byte 13).
- *   - UDP (17): avail < 8: UDP_TRUNCATED; UDP length < 8 or > avail:
- *     UDP_BAD_LEN; sport, dport.
+ *   - UDP (17): avail < 8: UDP_TRUNCATED; UDP length < 8, or > avail in a
+ *     packet that is not a fragment: UDP_BAD_LEN (a first fragment carries
+ *     the UDP length of the whole datagram); sport, dport.
  *   - SCTP (132): avail < 12: SCTP_TRUNCATED; sport, dport.
  *   - ICMP (1, IPv4 only) and ICMPv6 (58, IPv6 only): avail < 8:
  *     ICMP_TRUNCATED; icmp_type, icmp_code; echo request/reply (8/0, and
@@ -160,7 +161,9 @@ parse_l4(const uint8_t *d, struct sl_pkt_meta *m, int v6)
 		if (avail < UDP_HDR_LEN)
 			return SL_DROP_UDP_TRUNCATED;
 		ulen = be16(h + 4);
-		if (ulen < UDP_HDR_LEN || ulen > avail)
+		/* a first fragment carries the whole datagram's UDP length */
+		if (ulen < UDP_HDR_LEN ||
+		    (ulen > avail && !(m->frag & SL_FRAG_IS_FRAG)))
 			return SL_DROP_UDP_BAD_LEN;
 		m->sport = be16(h);
 		m->dport = be16(h + 2);

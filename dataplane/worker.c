@@ -158,7 +158,7 @@ firewall_stage(struct dp_worker *w, const struct fw_gen *g, uint16_t in_port,
 			k = ct_lookup_burst(w->ct, ip_meta + done, left, now, ct);
 		} else {
 			for (uint16_t j = 0; j < left; j++)
-				ct[j] = (struct ct_pkt){ .entry = -1,
+				ct[j] = (struct ct_pkt){ .entry = -1, .stale = -1,
 							 .ct = SL_CT_NEW };
 			k = left;
 		}
