@@ -117,9 +117,9 @@ vec_vlan_tag(const uint8_t *frame)
 
 /*
  * Class byte of a packet: one of the shape bits (at most one is set, the
- * templates exclude each other; none for the scalar path), | CLASS_VLAN
- * when one tag precedes the IP header.  The shape bits are the template
- * order of the compare: bit i set when template i matched.
+ * templates exclude each other; none for the scalar path), | 1 <<
+ * CLASS_VLAN_SHIFT when one tag precedes the IP header.  The shape bits
+ * are the templates' order in the compare: bit i when template i matched.
  */
 #define CLASS_V4_TCP 0x01
 #define CLASS_V4_UDP 0x02
@@ -188,8 +188,8 @@ vec_classify(const uint8_t *const data[], const uint16_t len[], unsigned int n,
  */
 #define Z (-1)
 
-/* pshufb controls of meta bytes 40..55 (from lo) and 56..71 (from hi),
- * by [IPv6][tag].  Big-endian fields land byte-swapped (host order). */
+/* pshufb control of meta bytes 40..55 (from lo) and 56..71 (from hi).
+ * Big-endian fields land byte-swapped, i.e. in host order. */
 #define TAIL_CTL(v6, vc)						\
 	Z, Z, Z, Z, Z, Z, Z, Z,		/* 40..47: from constants */	\
 	(v6) ? 13 : 11, (v6) ? 12 : 10,	/* 48 l3_end: + l3_off (+ 40) */ \
@@ -199,14 +199,8 @@ vec_classify(const uint8_t *const data[], const uint16_t len[], unsigned int n,
 	11, 10, 13, 12,			/* 56 sport, 58 dport */	\
 	Z, Z, Z, Z, Z, Z, Z, Z, Z, Z, Z, Z	/* 60..71 */
 
-static const int8_t vec_tail_ctl[2][2][32] __attribute__((aligned(32))) = {
-	{ { TAIL_CTL(0, 0) }, { TAIL_CTL(0, 1) } },
-	{ { TAIL_CTL(1, 0) }, { TAIL_CTL(1, 1) } },
-};
-
-/* Meta bytes 40..71 as 16 words, added to the shuffled bytes, by
- * [IPv6][TCP][tag][key swapped]. */
-#define TAIL_ADD(v6, tcp, vc, swap) {					\
+/* Meta bytes 40..71 as 16 words, added to the shuffled bytes. */
+#define TAIL_ADD(v6, tcp, vc, swap)					\
 	0,					/* 40 pkt_len: added */	\
 	14 + 4 * (vc),				/* 42 l3_off */		\
 	14 + 4 * (vc) + ((v6) ? 40 : 20),	/* 44 l4_off */		\
@@ -219,60 +213,74 @@ static const int8_t vec_tail_ctl[2][2][32] __attribute__((aligned(32))) = {
 	(tcp) ? 6 : 17,			/* 64 l4_proto, 65 frag */	\
 	0,				/* 66 ttl, 67 tcp_flags: stored */ \
 	0,				/* 68 icmp_type, 69 icmp_code */ \
-	(swap),				/* 70 key_swapped, 71 drop */	\
+	(swap)				/* 70 key_swapped, 71 drop */
+
+/* IPv4 key address at hi + a, zero-padded to 16 bytes. */
+#define ADDR4(a) (a), (a) + 1, (a) + 2, (a) + 3, Z, Z, Z, Z, Z, Z, Z, Z, Z, Z, Z, Z
+
+/*
+ * Everything a builder takes from its shape, in one 128-byte record so
+ * that one index reaches all of it.
+ */
+struct vec_shape {
+	int8_t tail_ctl[32];	/* pshufb: meta 40..55 from lo, 56..71 hi */
+	uint16_t tail_add[16];	/* + meta 40..71 */
+	int8_t addr_ctl[32];	/* IPv4 key addresses from hi, lo then hi */
+	int8_t ports_ctl[16];	/* pshufb: meta 32..35 (port_lo, port_hi) */
+	uint8_t ports_or[16];	/* | meta 36..37 (proto, family) */
+};
+
+_Static_assert(sizeof(struct vec_shape) == 128, "one shape, two lines");
+
+#define SHAPE_INIT(v6, tcp, vc, swap) {					\
+	.tail_ctl = { TAIL_CTL(v6, vc) },				\
+	.tail_add = { TAIL_ADD(v6, tcp, vc, swap) },			\
+	.addr_ctl = { ADDR4((swap) ? 6 : 2), ADDR4((swap) ? 2 : 6) },	\
+	.ports_ctl = { (swap) ? 13 : 11, (swap) ? 12 : 10,		\
+		       (swap) ? 11 : 13, (swap) ? 10 : 12,		\
+		       Z, Z, Z, Z, Z, Z, Z, Z, Z, Z, Z, Z },		\
+	.ports_or = { 0, 0, 0, 0, (tcp) ? 6 : 17,			\
+		      (v6) ? SL_FAMILY_IPV6 : SL_FAMILY_IPV4 },		\
 }
 
-#define TAIL_ADD_T(v6, tcp)						\
-	{ { TAIL_ADD(v6, tcp, 0, 0), TAIL_ADD(v6, tcp, 0, 1) },		\
-	  { TAIL_ADD(v6, tcp, 1, 0), TAIL_ADD(v6, tcp, 1, 1) } }
+#define SHAPE_INIT_VC(v6, tcp, vc)					\
+	{ SHAPE_INIT(v6, tcp, vc, 0), SHAPE_INIT(v6, tcp, vc, 1) }
+#define SHAPE_INIT_TCP(v6, tcp)						\
+	{ SHAPE_INIT_VC(v6, tcp, 0), SHAPE_INIT_VC(v6, tcp, 1) }
 
-static const uint16_t vec_tail_add[2][2][2][2][16]
-	__attribute__((aligned(32))) = {
-	{ TAIL_ADD_T(0, 0), TAIL_ADD_T(0, 1) },
-	{ TAIL_ADD_T(1, 0), TAIL_ADD_T(1, 1) },
+/* By [IPv6][TCP][VLAN tag][key swapped]. */
+static const struct vec_shape vec_shapes[2][2][2][2]
+	__attribute__((aligned(64))) = {
+	{ SHAPE_INIT_TCP(0, 0), SHAPE_INIT_TCP(0, 1) },
+	{ SHAPE_INIT_TCP(1, 0), SHAPE_INIT_TCP(1, 1) },
 };
+
+#undef ADDR4
+#undef Z
 
 /* The VID is the TCI's low 12 bits: in host order, byte 53's low nibble. */
 #define TAIL_VID_MASK _mm_setr_epi8(-1, -1, -1, -1, -1, -1, -1, -1, -1, \
 				    -1, -1, -1, -1, 0x0f, -1, -1)
 
-/* Meta bytes 32..35 (port_lo, port_hi) from hi, by [key swapped]. */
-static const int8_t vec_ports_ctl[2][16] __attribute__((aligned(16))) = {
-	{ 11, 10, 13, 12, Z, Z, Z, Z, Z, Z, Z, Z, Z, Z, Z, Z },
-	{ 13, 12, 11, 10, Z, Z, Z, Z, Z, Z, Z, Z, Z, Z, Z, Z },
-};
-
-/* IPv4 key addresses from hi, lo end then hi end, by [key swapped]. */
-#define ADDR4(a) a, a + 1, a + 2, a + 3, Z, Z, Z, Z, Z, Z, Z, Z, Z, Z, Z, Z
-static const int8_t vec_addr4_ctl[2][32] __attribute__((aligned(32))) = {
-	{ ADDR4(2), ADDR4(6) },
-	{ ADDR4(6), ADDR4(2) },
-};
-#undef ADDR4
-#undef Z
-
 /*
- * Meta bytes 32..71 of a fast packet.  swap: the key's ends were swapped;
- * tcp_hlen: the TCP header length (0 for UDP); ttl_flags: TTL | TCP flags
- * << 8.
+ * Meta bytes 32..71 of a fast packet of shape sh.  tcp_hlen: the TCP
+ * header length (0 for UDP); ttl_flags: TTL | TCP flags << 8.
  */
 VEC_INLINE void
-vec_store_tail(uint8_t *m, __m128i lo, __m128i hi, int v6, int tcp,
-	       unsigned int vc, unsigned int swap, unsigned int len,
-	       unsigned int tcp_hlen, uint16_t ttl_flags)
+vec_store_tail(uint8_t *m, __m128i lo, __m128i hi, const struct vec_shape *sh,
+	       unsigned int len, unsigned int tcp_hlen, uint16_t ttl_flags)
 {
-	const int8_t *ctl = vec_tail_ctl[v6][vc];
-	const uint16_t *add = vec_tail_add[v6][tcp][vc][swap];
+	const int8_t *ctl = sh->tail_ctl;
+	const uint16_t *add = sh->tail_add;
 	__m128i var = _mm_cvtsi64_si128((long long)(len |
 						    (uint64_t)tcp_hlen << 48));
 	__m128i ports;
 
 	/* 32..39: ordered ports, protocol, family, pad */
 	ports = _mm_shuffle_epi8(hi, _mm_load_si128(
-					     (const __m128i *)vec_ports_ctl[swap]));
-	ports = _mm_or_si128(ports, _mm_cvtsi64_si128(
-		(long long)((uint64_t)(tcp ? 6 : 17) << 32 |
-			    (uint64_t)(v6 ? SL_FAMILY_IPV6 : SL_FAMILY_IPV4) << 40)));
+					     (const __m128i *)sh->ports_ctl));
+	ports = _mm_or_si128(ports, _mm_load_si128(
+				     (const __m128i *)sh->ports_or));
 	_mm_storel_epi64((__m128i *)(m + 32), ports);
 
 	/* 40..71 */
@@ -322,6 +330,7 @@ vec_build_ipv4(const uint8_t *p, unsigned int len, unsigned int vc,
 	int l3_room = (int)len - 14 - 4 * (int)vc;
 	uint8_t *m = (uint8_t *)meta;
 	unsigned int tcp_hlen = 0, flags = 0, swap;
+	const struct vec_shape *sh;
 	int total;
 	__m128i lo, hi, k;
 	uint64_t a, b;
@@ -358,18 +367,20 @@ vec_build_ipv4(const uint8_t *p, unsigned int len, unsigned int vc,
 	b = (uint64_t)_mm_extract_epi64(k, 1);
 	swap = (unsigned int)((b - a) >> 63);	/* a > b; both < 2^48 */
 
+	sh = &vec_shapes[0][tcp][vc][swap];
+
 	/* 0..31: the key's addresses, zero-padded */
 #ifdef __AVX2__
 	_mm256_storeu_si256((__m256i *)m, _mm256_shuffle_epi8(
 		_mm256_set_m128i(hi, hi), _mm256_load_si256(
-			(const __m256i *)vec_addr4_ctl[swap])));
+			(const __m256i *)sh->addr_ctl)));
 #else
 	_mm_storeu_si128((__m128i *)m, _mm_shuffle_epi8(hi, _mm_load_si128(
-		(const __m128i *)vec_addr4_ctl[swap])));
+		(const __m128i *)sh->addr_ctl)));
 	_mm_storeu_si128((__m128i *)(m + 16), _mm_shuffle_epi8(hi,
-		_mm_load_si128((const __m128i *)(vec_addr4_ctl[swap] + 16))));
+		_mm_load_si128((const __m128i *)(sh->addr_ctl + 16))));
 #endif
-	vec_store_tail(m, lo, hi, 0, tcp, vc, swap, len, tcp_hlen,
+	vec_store_tail(m, lo, hi, sh, len, tcp_hlen,
 		       (uint16_t)(q[22] | flags << 8));
 	return 1;
 }
@@ -436,8 +447,8 @@ vec_build_ipv6(const uint8_t *p, unsigned int len, unsigned int vc,
 	_mm_storeu_si128((__m128i *)(m + 16),
 			 _mm_loadu_si128((const __m128i *)(q + 38 - 16 * swap)));
 #endif
-	vec_store_tail(m, _mm_loadu_si128((const __m128i *)(q + 6)), hi, 1,
-		       tcp, vc, swap, len, tcp_hlen,
+	vec_store_tail(m, _mm_loadu_si128((const __m128i *)(q + 6)), hi,
+		       &vec_shapes[1][tcp][vc][swap], len, tcp_hlen,
 		       (uint16_t)(q[21] | flags << 8));
 	return 1;
 }

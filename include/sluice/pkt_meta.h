@@ -8,6 +8,12 @@
  * Offsets count from the first byte of the Ethernet header.  Multi-byte
  * values are in host order unless a comment says otherwise.  A field that
  * does not apply to the packet is zero.
+ *
+ * A dropped packet (drop_reason != 0) keeps pkt_len and the fields of the
+ * headers before the faulty one (the VLAN tags, l3, ethertype and l3_off
+ * of layer 2; ttl, l3_end, frag, l4_off and l4_proto of layer 3); every
+ * other field is zero, the key included.  The full semantics are at the
+ * top of dataplane/parse_scalar.c.
  */
 #ifndef SLUICE_PKT_META_H
 #define SLUICE_PKT_META_H
@@ -33,11 +39,12 @@ enum sl_l3 {
 #define SL_IPV6_EXT_MAX 8
 
 struct sl_pkt_meta {
-	struct sl_flow_key key;	/* symmetric 5-tuple; zero unless IP */
+	struct sl_flow_key key;	/* symmetric 5-tuple; zero unless kept IP */
 
 	uint16_t pkt_len;	/* bytes the parser was given */
 	uint16_t l3_off;	/* first byte after Ethernet and VLAN tags */
-	uint16_t l4_off;	/* first byte after IP header + extensions */
+	uint16_t l4_off;	/* first byte after IP header + extensions (for
+				 * a non-first fragment: its payload) */
 	uint16_t payload_off;	/* first byte after the L4 header; 0 if none */
 	uint16_t l3_end;	/* end of the IP datagram (frame may be padded) */
 	uint16_t ethertype;	/* after the VLAN tags */
