@@ -513,7 +513,9 @@ load(const char *buf, size_t len, bool yaml, struct sl_policy **out,
 		rc = -ENOMEM;
 		goto out;
 	}
-	sl_policy_validate_skip(p, checks, broken);
+	rc = sl_policy_validate_skip(p, checks, broken);
+	if (rc == -ENOMEM)
+		goto out;
 	for (unsigned int i = 0; i < checks->count; i++) {
 		struct sl_policy_error *e = &checks->list[i];
 

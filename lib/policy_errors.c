@@ -22,6 +22,39 @@ sl_errors_any(const struct sl_policy_errors *errs)
 	return errs != NULL && (errs->count > 0 || errs->dropped > 0);
 }
 
+/*
+ * Keep error text printable UTF-8 whatever the document held: a quoted key
+ * or value may be cut inside a character (%.40s) or hold control bytes, and
+ * the API puts errors into JSON strings.  Bad bytes become '?'.
+ */
+static void
+sanitize(char *s)
+{
+	unsigned char *u = (unsigned char *)s;
+
+	while (*u != '\0') {
+		unsigned int c = *u, n = 0;
+		char one[5] = { 0 };
+
+		if (c < 0x20 || c == 0x7f) {
+			*u++ = '?';
+			continue;
+		}
+		if (c < 0x80) {
+			u++;
+			continue;
+		}
+		n = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : c >= 0xc0 ? 2 : 1;
+		for (unsigned int i = 0; i < n && u[i] != '\0'; i++)
+			one[i] = (char)u[i];
+		if (n > 1 && strlen(one) == n && sl_utf8_valid(one)) {
+			u += n;
+			continue;
+		}
+		*u++ = '?';
+	}
+}
+
 void
 sl_err_vadd(struct sl_policy_errors *errs, const char *path, uint32_t line,
 	    uint32_t col, const char *fmt, va_list ap)
@@ -39,6 +72,8 @@ sl_err_vadd(struct sl_policy_errors *errs, const char *path, uint32_t line,
 	e->line = line;
 	e->column = col;
 	vsnprintf(e->message, sizeof(e->message), fmt, ap);
+	sanitize(e->path);
+	sanitize(e->message);
 }
 
 void

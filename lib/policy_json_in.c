@@ -236,8 +236,10 @@ sl_json_to_tree(const char *buf, size_t len, struct sl_tree *t,
 	if (root == NULL) {
 		if (json_error_code(&jerr) == json_error_out_of_memory)
 			return -ENOMEM;
-		sl_err_add(errs, "", jerr.line > 0 ? (uint32_t)jerr.line : 0,
-			   jerr.column > 0 ? (uint32_t)jerr.column : 0,
+		/* jansson says column 0 at the start of a line (end of input
+		 * after a newline); positions here are 1-based. */
+		sl_err_add(errs, "", jerr.line > 0 ? (uint32_t)jerr.line : 1,
+			   jerr.column > 0 ? (uint32_t)jerr.column : 1,
 			   "invalid JSON: %s", jerr.text);
 		return -EINVAL;
 	}

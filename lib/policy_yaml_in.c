@@ -413,6 +413,30 @@ on_event(struct builder *b, const yaml_event_t *ev, unsigned int *docs)
 	}
 }
 
+/* Line and column (0-based, characters) of a byte offset. */
+static void
+offset_mark(const char *buf, size_t len, size_t offset, yaml_mark_t *m)
+{
+	const unsigned char *s = (const unsigned char *)buf;
+
+	memset(m, 0, sizeof(*m));
+	if (offset > len)
+		offset = len;
+	/* A byte-order mark is not a column. */
+	if (len >= 3 && memcmp(s, "\xef\xbb\xbf", 3) == 0 && offset >= 3) {
+		s += 3;
+		offset -= 3;
+	}
+	for (size_t i = 0; i < offset; i++) {
+		if (s[i] == '\n') {
+			m->line++;
+			m->column = 0;
+		} else if ((s[i] & 0xc0) != 0x80) {
+			m->column++;
+		}
+	}
+}
+
 int
 sl_yaml_to_tree(const char *buf, size_t len, struct sl_tree *t,
 		struct sl_policy_errors *errs)
@@ -440,8 +464,15 @@ sl_yaml_to_tree(const char *buf, size_t len, struct sl_tree *t,
 			if (parser.error == YAML_MEMORY_ERROR) {
 				rc = -ENOMEM;
 			} else {
+				yaml_mark_t reader_mark;
 				const yaml_mark_t *m = &parser.problem_mark;
 
+				if (parser.error == YAML_READER_ERROR) {
+					/* The reader gives a byte offset only. */
+					offset_mark(buf, len, parser.problem_offset,
+						    &reader_mark);
+					m = &reader_mark;
+				}
 				sl_err_add(errs, "", mark_line(m), mark_col(m),
 					   "invalid YAML: %s%s%s",
 					   parser.problem != NULL ?

@@ -55,7 +55,7 @@
 #define SL_POLICY_CT_SIZE_MAX	(1u << 28)
 #define SL_POLICY_CT_SIZE_DEFAULT (1u << 20)
 #define SL_POLICY_TIMEOUT_MAX	604800	/* seconds (7 days) */
-#define SL_POLICY_DPDK_PORT_MAX	65534	/* 65535 is RTE_MAX_ETHPORTS' "none" */
+#define SL_POLICY_DPDK_PORT_MAX	65534	/* UINT16_MAX is kept for "no port" */
 #define SL_POLICY_VXLAN_PORT_DEFAULT 4789
 #define SL_POLICY_GENEVE_PORT_DEFAULT 6081
 #define SL_POLICY_VNI_MAX	0xffffffu	/* 24 bits */
@@ -355,8 +355,8 @@ int sl_policy_load_file(const char *path, struct sl_policy **out,
 
 /*
  * The canonical JSON text of a policy: keys in schema order, every field
- * that has a default written out, optional fields left out when absent, and
- * no trailing newline.  Equal models give byte-identical text, and loading
+ * that has a default written out, optional fields and empty optional lists
+ * (a port's addresses, payload flags) left out, no trailing newline.  Equal models give byte-identical text, and loading
  * the text gives an equal model.  The model should be valid.  Returns a
  * string to free() or NULL with errno set (ENOMEM, EINVAL).
  */
@@ -365,7 +365,9 @@ char *sl_policy_to_json(const struct sl_policy *p, unsigned int flags);
 /*
  * Check every invariant of the model (the rules in docs/policy.md) and
  * collect the errors with their paths (no line or column: a model has no
- * source).  Returns 0 or -EINVAL.
+ * source).  A rule without an id is an error: a model edited in code calls
+ * sl_policy_assign_ids() first.  errs may be NULL.  Returns 0, -EINVAL,
+ * -ENOMEM.
  */
 int sl_policy_validate(const struct sl_policy *p,
 		       struct sl_policy_errors *errs);

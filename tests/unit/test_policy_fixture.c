@@ -12,8 +12,8 @@
 static const char *
 source_root(void)
 {
-	static char root[PATH_MAX];
-	char here[PATH_MAX];
+	static char root[PATH_MAX + 8];
+	char here[2 * PATH_MAX + 2];
 	const char *env = getenv("SLUICE_SOURCE_ROOT");
 
 	if (env != NULL && *env != '\0')
@@ -26,11 +26,12 @@ source_root(void)
 		ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
 
 		if (n > 0) {
-			char rel[PATH_MAX];
+			char rel[sizeof(here)];
 
 			exe[n] = '\0';
 			snprintf(rel, sizeof(rel), "%s", here);
-			snprintf(here, sizeof(here), "%s/%s", dirname(exe), rel);
+			snprintf(here, sizeof(here), "%.4000s/%.4000s", dirname(exe),
+				 rel);
 		}
 	}
 	snprintf(root, sizeof(root), "%s/../..", dirname(here));
@@ -40,7 +41,7 @@ source_root(void)
 const char *
 policy_source_path(const char *rel)
 {
-	static char path[PATH_MAX];
+	static char path[2 * PATH_MAX];
 
 	snprintf(path, sizeof(path), "%s/%s", source_root(), rel);
 	return path;
@@ -49,7 +50,7 @@ policy_source_path(const char *rel)
 const char *
 policy_fixture_path(const char *name)
 {
-	static char path[PATH_MAX];
+	static char path[2 * PATH_MAX];
 
 	snprintf(path, sizeof(path), "%s/tests/unit/fixtures/policy/%s",
 		 source_root(), name);
