@@ -126,11 +126,15 @@ dp_control_reload(struct dp_control *c)
 		DP_LOG(WARNING, "reload: no --policy file to reload");
 		return -ENOENT;
 	}
+	uint64_t t0 = rte_rdtsc();
+
 	ret = dp_policy_load(c->policy_file, &p);
 	if (ret == 0)
 		ret = dp_policy_check_supported(p, err, sizeof(err));
 	else
 		snprintf(err, sizeof(err), "refused (errors above)");
+	DP_LOG(DEBUG, "reload: %s loaded in %.1f ms", c->policy_file,
+	       (double)(rte_rdtsc() - t0) * 1e3 / (double)rte_get_tsc_hz());
 	if (ret == 0)
 		ret = dp_policy_same_ports(c->policy, p, err, sizeof(err));
 	if (ret != 0) {
@@ -147,8 +151,11 @@ dp_control_reload(struct dp_control *c)
 
 	/* Publish, wait until no worker can still hold the old generation,
 	 * then fold its counters into the new one and free it. */
+	t0 = rte_rdtsc();
 	old = __atomic_exchange_n(&c->run->fw, g, __ATOMIC_ACQ_REL);
 	rte_rcu_qsbr_synchronize(c->run->qs, RTE_QSBR_THRID_INVALID);
+	DP_LOG(DEBUG, "reload: grace period %.3f ms",
+	       (double)(rte_rdtsc() - t0) * 1e3 / (double)rte_get_tsc_hz());
 	if (old != NULL) {
 		if (fw_carry_counters(g, old) != 0)
 			DP_LOG(WARNING, "counters of generation %" PRIu64

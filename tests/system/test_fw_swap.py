@@ -31,6 +31,14 @@ N_FILLER = 9998
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="DPDK needs root")
 
 
+def hugepages_free():
+    with open("/proc/meminfo") as f:
+        for line in f:
+            if line.startswith("HugePages_Free:"):
+                return int(line.split()[1])
+    return 0
+
+
 def rule_set(acc_ports, drp_ports, salt):
     rules = []
     # Fillers that never match the traffic (TCP, other addresses), so the
@@ -58,8 +66,11 @@ def test_thousand_swaps_under_load_never_mix_generations(tmp_path):
                        UDP(sport=1000 + i, dport=1 + i % 100) / Raw(b"x" * 18)
                        for i in range(400)])
     stats = tmp_path / "stats.json"
+    # Hugepages when reserved (deploy/hugepages.sh): rebuilds run about
+    # three times faster than on 4 KiB pages.
+    mem = [] if hugepages_free() >= 512 else ["--no-huge", "-m", "1024"]
     p = subprocess.Popen(
-        [DATAPLANE, "-l", "0,1", "--no-pci", "--no-huge", "-m", "1024",
+        [DATAPLANE, "-l", "0,1", "--no-pci"] + mem + [
          "--file-prefix", "sl-swap-" + uuid.uuid4().hex[:6], "--no-telemetry",
          "--vdev", f"net_pcap0,rx_pcap={pcap},infinite_rx=1",
          "--vdev", "net_null0,no-rx=1", "--",
