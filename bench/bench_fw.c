@@ -258,6 +258,8 @@ main(int argc, char **argv)
 
 	struct sl_pkt_meta *flows = malloc(sizeof(*flows) * n_flows);
 
+	fw_build_keep_heap();	/* as the dataplane does */
+
 	make_flows(flows, n_flows);
 	printf("# TSC %.2f GHz; %u flows, %u packets per classify run "
 	       "(median of 5)\n", (double)rte_get_tsc_hz() / 1e9, n_flows,

@@ -22,6 +22,7 @@ dp_control_load(struct dp_control *c, struct dp_config *cfg)
 	c->next_gen_id = 1;
 	if (c->policy_file == NULL)
 		return 0;
+	fw_build_keep_heap();
 	ret = dp_policy_load(c->policy_file, &c->policy);
 	if (ret != 0)
 		return ret;

@@ -93,6 +93,16 @@ struct fw_gen *fw_build(const struct sl_policy *p, const uint16_t *port_of,
 void fw_free(struct fw_gen *g);
 
 /*
+ * Keep the memory of policy builds in the process heap.  A build of 10k
+ * rules allocates and frees hundreds of megabytes; by default glibc hands
+ * such blocks back to the kernel, so every reload faults every page in
+ * again, which costs more than the build itself.  Call once at start-up on
+ * the control thread; the price is that the heap keeps the peak size of a
+ * build.
+ */
+void fw_build_keep_heap(void);
+
+/*
  * Judge n (<= 64) parsed, non-dropped packets.  ct[i] is the packet's
  * SL_CT_* bit (SL_CT_NEW when tracking is off), in_port its ingress port,
  * data/len its bytes for payload rules.  Counts each packet under its rule

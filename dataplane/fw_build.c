@@ -4,6 +4,7 @@
  * Hyperscan database.  Control thread only; can take seconds for 100k rules.
  */
 #include <errno.h>
+#include <malloc.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -387,6 +388,13 @@ out:
 	free(flags);
 	free(ids);
 	return ret;
+}
+
+void
+fw_build_keep_heap(void)
+{
+	mallopt(M_MMAP_THRESHOLD, 256 << 20);
+	mallopt(M_TRIM_THRESHOLD, INT32_MAX);
 }
 
 struct fw_gen *
