@@ -56,6 +56,11 @@ install_signals(void)
 	sa.sa_handler = on_sighup;
 	if (sigaction(SIGHUP, &sa, NULL) != 0)
 		return -errno;
+	/* A vhost-user or other socket peer that goes away must not kill the
+	 * dataplane: writes to it fail with EPIPE where they are made. */
+	sa.sa_handler = SIG_IGN;
+	if (sigaction(SIGPIPE, &sa, NULL) != 0)
+		return -errno;
 	return 0;
 }
 
