@@ -219,14 +219,11 @@ setup_tx_buffers(const struct dp_config *cfg, struct dp_worker *workers)
 			if (wk->txb[out] != NULL)
 				continue;
 			wk->txb[out] = rte_zmalloc_socket("sl_txb",
-				RTE_ETH_TX_BUFFER_SIZE(cfg->burst), 0,
+				sizeof(struct dp_txb), RTE_CACHE_LINE_SIZE,
 				(int)rte_lcore_to_socket_id(lcore));
 			if (wk->txb[out] == NULL)
 				return -ENOMEM;
-			rte_eth_tx_buffer_init(wk->txb[out], cfg->burst);
-			wk->tx_ctx[out] = (struct dp_tx_ctx){ &wk->ctr, out };
-			rte_eth_tx_buffer_set_err_callback(wk->txb[out],
-				dp_worker_tx_drop, &wk->tx_ctx[out]);
+			wk->tx_ports[wk->nb_tx_ports++] = out;
 		}
 	}
 	return 0;
@@ -308,6 +305,7 @@ dp_ports_teardown(const struct dp_config *cfg, struct dp_worker *workers,
 			rte_free(workers[w].txb[p]);
 			workers[w].txb[p] = NULL;
 		}
+		workers[w].nb_tx_ports = 0;
 	}
 }
 

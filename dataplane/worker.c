@@ -1,36 +1,66 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * The hot path: RX burst -> parse -> (firewall, route and replication stages
- * plug in here) -> cross-connect -> per-port TX buffers.
+ * The hot path: RX burst -> parse -> conntrack and firewall (with a policy)
+ * -> (route and replication stages plug in here) -> cross-connect ->
+ * per-port TX buffers.
  *
- * Every packet a worker receives leaves in exactly one of two ways: handed
- * to a TX buffer (and so to the PMD, or counted as tx_full by the buffer's
- * callback), or freed under a named drop reason.
+ * Every packet a worker receives leaves in exactly one of two ways: queued
+ * for its egress port (and so handed to the PMD, or counted as tx_full when
+ * the TX queue refuses it), or freed under a named drop reason.
  */
+#include <errno.h>
+#include <string.h>
+
 #include <rte_branch_prediction.h>
 #include <rte_cycles.h>
 #include <rte_mbuf.h>
 #include <rte_prefetch.h>
 #include <rte_rcu_qsbr.h>
 
-#include <errno.h>
-
 #include "config.h"
 #include "worker.h"
 
-void
-dp_worker_tx_drop(struct rte_mbuf **pkts, uint16_t unsent, void *arg)
+/*
+ * Hand a port's held packets to its TX queue.  What the queue refuses is
+ * counted as tx_full and freed: tx counters were raised when the packets
+ * were queued, so they come down again here.
+ */
+static inline void
+txb_flush(struct dp_worker *w, uint16_t port)
 {
-	struct dp_tx_ctx *tx = arg;
-	struct dp_port_counters *pc = &tx->ctr->port[tx->port];
+	struct dp_txb *b = w->txb[port];
+	uint16_t sent;
 
-	for (uint16_t i = 0; i < unsent; i++) {
-		pc->tx_packets--;
-		pc->tx_bytes -= pkts[i]->pkt_len;
-		rte_pktmbuf_free(pkts[i]);
+	if (b->n == 0)
+		return;
+	sent = rte_eth_tx_burst(port, (uint16_t)w->index, b->pkts, b->n);
+	if (unlikely(sent < b->n)) {
+		struct dp_port_counters *pc = &w->ctr.port[port];
+
+		for (uint16_t i = sent; i < b->n; i++) {
+			pc->tx_bytes -= b->pkts[i]->pkt_len;
+			rte_pktmbuf_free(b->pkts[i]);
+		}
+		pc->tx_packets -= b->n - sent;
+		pc->tx_dropped += b->n - sent;
+		w->ctr.drops[SL_DROP_TX_FULL] += b->n - sent;
 	}
-	pc->tx_dropped += unsent;
-	tx->ctr->drops[SL_DROP_TX_FULL] += unsent;
+	b->n = 0;
+}
+
+/* Queue n (<= SL_PARSE_BURST_MAX) packets of bytes bytes for port. */
+static inline void
+txb_add(struct dp_worker *w, uint16_t port, struct rte_mbuf *const pkts[],
+	uint16_t n, uint64_t bytes)
+{
+	struct dp_txb *b = w->txb[port];
+
+	if (b->n + n > DP_TXB_SIZE)
+		txb_flush(w, port);
+	memcpy(&b->pkts[b->n], pkts, sizeof(pkts[0]) * n);
+	b->n += n;
+	w->ctr.port[port].tx_packets += n;
+	w->ctr.port[port].tx_bytes += bytes;
 }
 
 static inline void
@@ -197,6 +227,10 @@ process_chunk(struct dp_worker *w, const struct fw_gen *g, uint16_t in_port,
 	if (g != NULL)
 		firewall_stage(w, g, in_port, meta, data, reason, n, now);
 
+	struct rte_mbuf *fwd[SL_PARSE_BURST_MAX];
+	uint64_t fwd_bytes = 0;
+	uint16_t nb_fwd = 0;
+
 	for (uint16_t i = 0; i < n; i++) {
 		struct rte_mbuf *m = pkts[i];
 
@@ -206,10 +240,11 @@ process_chunk(struct dp_worker *w, const struct fw_gen *g, uint16_t in_port,
 			drop_pkt(ctr, in_port, m, reason[i]);
 			continue;
 		}
-		ctr->port[out_port].tx_packets++;
-		ctr->port[out_port].tx_bytes += m->pkt_len;
-		rte_eth_tx_buffer(out_port, w->index, w->txb[out_port], m);
+		fwd_bytes += m->pkt_len;
+		fwd[nb_fwd++] = m;
 	}
+	if (nb_fwd > 0)
+		txb_add(w, out_port, fwd, nb_fwd, fwd_bytes);
 }
 
 static inline uint16_t
@@ -237,10 +272,8 @@ poll_rxq(struct dp_worker *w, const struct fw_gen *g, const struct dp_rxq *q,
 static void
 flush_all(struct dp_worker *w)
 {
-	for (unsigned int p = 0; p < RTE_MAX_ETHPORTS; p++) {
-		if (w->txb[p] != NULL)
-			rte_eth_tx_buffer_flush(p, w->index, w->txb[p]);
-	}
+	for (uint16_t i = 0; i < w->nb_tx_ports; i++)
+		txb_flush(w, w->tx_ports[i]);
 }
 
 /* Flows examined for ageing per round: bounds the cost of ageing. */
@@ -251,13 +284,6 @@ dp_worker_main(void *arg)
 {
 	struct dp_worker *w = arg;
 	struct dp_run *run = w->run;
-	/* Ports this worker transmits on, so the loop flushes only those. */
-	uint16_t tx_ports[RTE_MAX_ETHPORTS];
-	unsigned int nb_tx_ports = 0;
-
-	for (unsigned int p = 0; p < RTE_MAX_ETHPORTS; p++)
-		if (w->txb[p] != NULL)
-			tx_ports[nb_tx_ports++] = (uint16_t)p;
 
 	rte_rcu_qsbr_thread_register(run->qs, w->index);
 	rte_rcu_qsbr_thread_online(run->qs, w->index);
@@ -278,9 +304,7 @@ dp_worker_main(void *arg)
 			continue;
 		/* One TX burst per egress port per round: the buffers fill
 		 * across all RX queues polled in this round. */
-		for (unsigned int i = 0; i < nb_tx_ports; i++)
-			rte_eth_tx_buffer_flush(tx_ports[i], w->index,
-						w->txb[tx_ports[i]]);
+		flush_all(w);
 		__atomic_store_n(&w->last_rx_tsc, now, __ATOMIC_RELAXED);
 	}
 	flush_all(w);

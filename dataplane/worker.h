@@ -28,12 +28,16 @@ struct dp_rxq {
 	uint16_t queue;
 };
 
-struct dp_worker;
+/*
+ * Packets a worker holds for one egress port until the end of its round
+ * (or until the next chunk would not fit), so each port gets one TX burst
+ * per round.  Filled a chunk at a time: no per-packet bookkeeping.
+ */
+#define DP_TXB_SIZE (2 * SL_PARSE_BURST_MAX)
 
-/* Context of the TX buffer drop callback: one per (worker, port). */
-struct dp_tx_ctx {
-	struct dp_counters *ctr;
-	uint16_t port;
+struct dp_txb {
+	uint16_t n;
+	struct rte_mbuf *pkts[DP_TXB_SIZE];
 };
 
 /* Shared by the main lcore and every worker. */
@@ -63,16 +67,14 @@ struct dp_worker {
 	 * --oneshot, written with __atomic. */
 	uint64_t last_rx_tsc;
 
-	struct rte_eth_dev_tx_buffer *txb[RTE_MAX_ETHPORTS];
-	struct dp_tx_ctx tx_ctx[RTE_MAX_ETHPORTS];
+	struct dp_txb *txb[RTE_MAX_ETHPORTS];	/* NULL: never sends there */
+	uint16_t tx_ports[RTE_MAX_ETHPORTS];	/* ports with a txb */
+	uint16_t nb_tx_ports;
 
 	struct dp_counters ctr;
 } __rte_cache_aligned;
 
 /* lcore entry point: arg is the struct dp_worker.  Returns 0 when stopped. */
 int dp_worker_main(void *arg);
-
-/* rte_eth_tx_buffer error callback: counts unsent packets as tx_full. */
-void dp_worker_tx_drop(struct rte_mbuf **pkts, uint16_t unsent, void *ctx);
 
 #endif /* SLUICE_DP_WORKER_H */
