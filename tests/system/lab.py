@@ -572,16 +572,54 @@ def settle(hosts, quiet=0.3, timeout=5.0):
 
 # --- the scenario the demo and test_lab.py share ----------------------------
 
+# The lab's firewall policy: everything crosses but UDP to port 7, which
+# the rule "block-udp-echo" drops.  The burst uses port 9, so the blocked
+# frames are a separate, known count.
+LAB_BLOCKED_PORT = 7
+LAB_BLOCKED_RULE = "block-udp-echo"
+
+
+def lab_policy():
+    """The demo lab's policy (docs/policy.md), as JSON text."""
+    return json.dumps({
+        "version": 1,
+        "ports": [
+            {"name": "h1", "dpdk_port": 0, "mode": "xconnect", "peer": "h2"},
+            {"name": "h2", "dpdk_port": 1, "mode": "xconnect", "peer": "h1"},
+        ],
+        "rules": [
+            {"id": LAB_BLOCKED_RULE, "proto": "udp", "dport": LAB_BLOCKED_PORT,
+             "action": "drop"},
+            {"id": "lab-hosts", "src": "10.77.0.0/24", "action": "accept"},
+        ],
+        "default": "drop",
+    }, indent=2)
+
+
+def blocked_frames(src, dst, n):
+    """UDP frames to the port the lab policy blocks."""
+    from scapy.all import IP, UDP, Ether, Raw
+
+    eth = Ether(src=src.mac, dst=dst.mac)
+    return [bytes(eth / IP(src=src.ip, dst=dst.ip) /
+                  UDP(sport=30000 + i, dport=LAB_BLOCKED_PORT) / Raw(b"blocked"))
+            for i in range(n)]
+
+
 class Scenario:
     """Ping both ways, then a burst from h1 to h2, with kernel-side oracles.
 
+    With blocked > 0 (the dataplane runs lab_policy()), that many UDP frames
+    to the blocked port follow the burst and must be dropped by its rule.
     run() returns a result dict; the dataplane's counters are compared with
     it in check() once the dataplane has stopped.
     """
 
-    def __init__(self, h1, h2, udp=2000, tcp=1000, malformed_copies=MALFORMED_COPIES):
+    def __init__(self, h1, h2, udp=2000, tcp=1000, malformed_copies=MALFORMED_COPIES,
+                 blocked=0):
         self.h1, self.h2 = h1, h2
         self.udp, self.tcp, self.copies = udp, tcp, malformed_copies
+        self.blocked = blocked
         self.result = {}
 
     def snapshot(self):
@@ -610,6 +648,7 @@ class Scenario:
         try:
             got = send_paced(sock, frames, lambda: h2.port_stats()["tx_packets"] - base)
             send_all(sock, [f for _, f in bad])
+            send_all(sock, blocked_frames(h1, h2, self.blocked))
         finally:
             sock.close()
         secs = time.monotonic() - t0
@@ -623,6 +662,9 @@ class Scenario:
         log(f"burst: sent {self.udp} UDP + {self.tcp} TCP SYN frames h1 -> h2 in "
             f"{secs:.2f} s; {got} arrived at h2; then "
             f"{len(bad)} malformed frames ({len(r['malformed_sent'])} kinds x {self.copies})")
+        if self.blocked:
+            log(f"firewall: sent {self.blocked} UDP frames to port {LAB_BLOCKED_PORT}, "
+                f"which rule {LAB_BLOCKED_RULE} drops")
         return r
 
     def delta(self, where, key):
@@ -647,7 +689,8 @@ class Scenario:
         check("port 0 rx = frames the kernel delivered to p0", p0["rx_packets"],
               self.delta("p0", "rx_packets"))
         check("port 1 rx = frames h2 sent", p1["rx_packets"], self.delta("h2", "tx_packets"))
-        check("port 0 rx dropped = malformed frames sent", p0["rx_dropped"], bad_total)
+        check("port 0 rx dropped = malformed + blocked frames sent", p0["rx_dropped"],
+              bad_total + self.blocked)
         check("port 1 tx = port 0 rx - dropped", p1["tx_packets"],
               p0["rx_packets"] - p0["rx_dropped"])
         check("port 0 tx = port 1 rx - dropped", p0["tx_packets"],
@@ -659,8 +702,15 @@ class Scenario:
         check("TCP segments h2's kernel accepted", self.snmp_delta("Tcp", "InSegs"), self.tcp)
         for reason, n in sorted(self.result["malformed_sent"].items()):
             check(f"drops[{reason}]", stats["drops"].get(reason), n)
+        if self.blocked:
+            rules = {r["id"]: r for r in stats.get("rules", [])}
+            check("drops[rule] = blocked frames sent", stats["drops"].get("rule"),
+                  self.blocked)
+            check(f"rule {LAB_BLOCKED_RULE} counted the blocked frames",
+                  rules.get(LAB_BLOCKED_RULE, {}).get("packets"), self.blocked)
         other = {k: v for k, v in stats["drops"].items()
-                 if v and k not in self.result["malformed_sent"]}
+                 if v and k not in self.result["malformed_sent"] and
+                 not (k == "rule" and self.blocked)}
         checks.append(("no other drop reason counted", not other, str(other)))
         m = stats["mempool"]
         check("mbufs back in the pool at exit", m["available_at_exit"], m["size"])
@@ -739,8 +789,13 @@ def demo(hugepages=True, hold=False):
         print("lab: two hosts (network namespaces) joined by veth pairs to the dataplane")
         create_pair(h1, h2)
         workdir = tempfile.mkdtemp(prefix="sluice-lab.")
+        policy = os.path.join(workdir, "lab-policy.json")
+        with open(policy, "w") as f:
+            f.write(lab_policy())
+        print(f"lab: firewall policy {policy}: UDP to port {LAB_BLOCKED_PORT} is dropped "
+              f"by rule {LAB_BLOCKED_RULE}, the hosts' traffic is accepted (conntrack on)")
         dp = Dataplane(af_packet_vdevs([h1.port_if, h2.port_if]),
-                       ["--xconnect", "0:1"], workdir=workdir, prefix=DEMO_PREFIX,
+                       ["--policy", policy], workdir=workdir, prefix=DEMO_PREFIX,
                        hugepages=hugepages)
         dp.start()
         os.makedirs(DEMO_RUN_DIR, exist_ok=True)
@@ -749,7 +804,7 @@ def demo(hugepages=True, hold=False):
         dp.wait_ready()
         print(f"lab: sluice-dataplane running (pid {dp.pid}), log {dp.log_path}")
 
-        sc = Scenario(h1, h2)
+        sc = Scenario(h1, h2, blocked=100)
         sc.run()
         if hold:
             print("\nlab: holding; try for example\n"
