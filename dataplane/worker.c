@@ -9,6 +9,7 @@
  * the TX queue refuses it), or freed under a named drop reason.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <string.h>
 
 #include <rte_branch_prediction.h>
@@ -85,17 +86,18 @@ count_rule(const struct fw_gen *g, unsigned int worker, uint32_t rule,
 }
 
 /*
- * Connection tracking and the firewall for nb IP packets, in order.  ct[j]
- * comes from ct_lookup_burst; reason[idx[j]] is set for a refused packet:
- * SL_DROP_RULE, or SL_DROP_CT_FULL when its new flow found no room.
+ * Connection tracking and the firewall for nb IP packets, in order: packet
+ * j is meta[idx[j]] of the chunk.  ct[j] comes from ct_lookup_burst.  A
+ * refused packet gets its drop reason in its meta: SL_DROP_RULE, or
+ * SL_DROP_CT_FULL when its new flow found no room.
  * Established packets of a flow whose verdict this generation already gave
  * skip the ACL, unless the generation has per-packet rules.
  */
 static void
 judge(struct dp_worker *w, const struct fw_gen *g, uint16_t in_port,
-      const struct sl_pkt_meta *const ip_meta[], const uint8_t *const data[],
-      const uint16_t idx[], struct ct_pkt ct[], uint16_t nb,
-      uint8_t reason[], uint64_t now)
+      struct sl_pkt_meta *meta, const struct sl_pkt_meta *const ip_meta[],
+      const uint8_t *const data[], const uint16_t idx[], struct ct_pkt ct[],
+      uint16_t nb, uint64_t now)
 {
 	const struct sl_pkt_meta *cls_meta[SL_PARSE_BURST_MAX];
 	const uint8_t *cls_data[SL_PARSE_BURST_MAX];
@@ -135,14 +137,14 @@ judge(struct dp_worker *w, const struct fw_gen *g, uint16_t in_port,
 
 	for (uint16_t j = 0; j < nb; j++) {
 		if (g->rules[rule[j]].action == SL_ACTION_DROP) {
-			reason[idx[j]] = SL_DROP_RULE;
+			meta[idx[j]].drop_reason = SL_DROP_RULE;
 			continue;
 		}
 		if (w->ct == NULL)
 			continue;
 		if (ct[j].ct == SL_CT_NEW && ct[j].entry < 0 &&
 		    ct_commit(w->ct, ip_meta[j], &ct[j], now) == -ENOSPC) {
-			reason[idx[j]] = SL_DROP_CT_FULL;
+			meta[idx[j]].drop_reason = SL_DROP_CT_FULL;
 			continue;
 		}
 		if (ct[j].entry >= 0 && ct[j].ct == SL_CT_ESTABLISHED &&
@@ -167,8 +169,8 @@ judge(struct dp_worker *w, const struct fw_gen *g, uint16_t in_port,
  */
 static void
 firewall_stage(struct dp_worker *w, const struct fw_gen *g, uint16_t in_port,
-	       const struct sl_pkt_meta *meta, const uint8_t *const data[],
-	       uint8_t reason[], uint16_t n, uint64_t now)
+	       struct sl_pkt_meta *meta, const uint8_t *const data[],
+	       uint16_t n, uint64_t now)
 {
 	const struct sl_pkt_meta *ip_meta[SL_PARSE_BURST_MAX];
 	uint16_t ip_idx[SL_PARSE_BURST_MAX];
@@ -176,7 +178,8 @@ firewall_stage(struct dp_worker *w, const struct fw_gen *g, uint16_t in_port,
 	uint16_t nb_ip = 0;
 
 	for (uint16_t i = 0; i < n; i++) {
-		if (reason[i] == 0 && meta[i].key.family != SL_FAMILY_NONE) {
+		if (meta[i].drop_reason == 0 &&
+		    meta[i].key.family != SL_FAMILY_NONE) {
 			ip_meta[nb_ip] = &meta[i];
 			ip_idx[nb_ip++] = i;
 		}
@@ -192,15 +195,17 @@ firewall_stage(struct dp_worker *w, const struct fw_gen *g, uint16_t in_port,
 							 .ct = SL_CT_NEW };
 			k = left;
 		}
-		judge(w, g, in_port, ip_meta + done, data, ip_idx + done, ct, k,
-		      reason, now);
+		judge(w, g, in_port, meta, ip_meta + done, data, ip_idx + done,
+		      ct, k, now);
 	}
 }
 
 /*
- * Parse, judge and forward up to SL_PARSE_BURST_MAX packets received on
- * in_port.  A frame that spans several mbufs is dropped as hdr_split: the
- * parser reads one contiguous buffer (raise --mbuf-size for jumbo frames).
+ * Receive accounting, parse, judge and forward up to SL_PARSE_BURST_MAX
+ * packets received on in_port.  Each packet's verdict lives in its
+ * meta.drop_reason: the parser sets it, later stages may.  A frame that
+ * spans several mbufs is dropped as hdr_split: the parser reads one
+ * contiguous buffer (raise --mbuf-size for jumbo frames).
  */
 static inline void
 process_chunk(struct dp_worker *w, const struct fw_gen *g, uint16_t in_port,
@@ -208,43 +213,50 @@ process_chunk(struct dp_worker *w, const struct fw_gen *g, uint16_t in_port,
 {
 	const uint8_t *data[SL_PARSE_BURST_MAX];
 	uint16_t len[SL_PARSE_BURST_MAX];
-	uint8_t reason[SL_PARSE_BURST_MAX];
 	struct sl_pkt_meta meta[SL_PARSE_BURST_MAX];
+	struct rte_mbuf *fwd[SL_PARSE_BURST_MAX];
 	struct dp_counters *ctr = &w->ctr;
 	uint16_t out_port = w->egress[in_port];
-
-	for (uint16_t i = 0; i < n; i++) {
-		data[i] = rte_pktmbuf_mtod(pkts[i], const uint8_t *);
-		len[i] = pkts[i]->data_len;
-	}
-	w->parse(data, len, n, meta);
-	for (uint16_t i = 0; i < n; i++) {
-		reason[i] = meta[i].drop_reason;
-		if (unlikely(pkts[i]->nb_segs != 1))
-			reason[i] = SL_DROP_HDR_SPLIT;
-	}
-
-	if (g != NULL)
-		firewall_stage(w, g, in_port, meta, data, reason, n, now);
-
-	struct rte_mbuf *fwd[SL_PARSE_BURST_MAX];
-	uint64_t fwd_bytes = 0;
+	uint64_t bytes = 0;
 	uint16_t nb_fwd = 0;
+	bool multi_seg = false;
 
 	for (uint16_t i = 0; i < n; i++) {
-		struct rte_mbuf *m = pkts[i];
+		const struct rte_mbuf *m = pkts[i];
 
-		if (unlikely(out_port == DP_NO_PORT) && reason[i] == 0)
-			reason[i] = SL_DROP_NO_EGRESS;
-		if (unlikely(reason[i] != SL_DROP_NONE)) {
-			drop_pkt(ctr, in_port, m, reason[i]);
+		data[i] = rte_pktmbuf_mtod(m, const uint8_t *);
+		len[i] = m->data_len;
+		bytes += m->pkt_len;
+		multi_seg |= m->nb_segs != 1;
+	}
+	ctr->port[in_port].rx_packets += n;
+	ctr->port[in_port].rx_bytes += bytes;
+
+	w->parse(data, len, n, meta);
+	if (unlikely(multi_seg)) {
+		for (uint16_t i = 0; i < n; i++)
+			if (pkts[i]->nb_segs != 1)
+				meta[i].drop_reason = SL_DROP_HDR_SPLIT;
+	}
+	if (g != NULL)
+		firewall_stage(w, g, in_port, meta, data, n, now);
+	if (unlikely(out_port == DP_NO_PORT)) {
+		for (uint16_t i = 0; i < n; i++)
+			if (meta[i].drop_reason == SL_DROP_NONE)
+				meta[i].drop_reason = SL_DROP_NO_EGRESS;
+	}
+
+	/* bytes now counts down to what is forwarded. */
+	for (uint16_t i = 0; i < n; i++) {
+		if (unlikely(meta[i].drop_reason != SL_DROP_NONE)) {
+			bytes -= pkts[i]->pkt_len;
+			drop_pkt(ctr, in_port, pkts[i], meta[i].drop_reason);
 			continue;
 		}
-		fwd_bytes += m->pkt_len;
-		fwd[nb_fwd++] = m;
+		fwd[nb_fwd++] = pkts[i];
 	}
 	if (nb_fwd > 0)
-		txb_add(w, out_port, fwd, nb_fwd, fwd_bytes);
+		txb_add(w, out_port, fwd, nb_fwd, bytes);
 }
 
 static inline uint16_t
@@ -252,14 +264,7 @@ poll_rxq(struct dp_worker *w, const struct fw_gen *g, const struct dp_rxq *q,
 	 uint64_t now)
 {
 	struct rte_mbuf *pkts[DP_BURST_MAX];
-	struct dp_port_counters *pc = &w->ctr.port[q->port];
 	uint16_t n = rte_eth_rx_burst(q->port, q->queue, pkts, w->burst);
-
-	if (n == 0)
-		return 0;
-	pc->rx_packets += n;
-	for (uint16_t i = 0; i < n; i++)
-		pc->rx_bytes += pkts[i]->pkt_len;
 
 	for (uint16_t done = 0; done < n; done += SL_PARSE_BURST_MAX) {
 		uint16_t chunk = RTE_MIN(n - done, SL_PARSE_BURST_MAX);
