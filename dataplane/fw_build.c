@@ -5,7 +5,6 @@
  */
 #include <errno.h>
 #include <malloc.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +17,7 @@
 
 #include "fw.h"
 #include "fw_key.h"
+#include "log.h"
 
 /* Names of rte_acl contexts must be unique in the process. */
 static uint64_t acl_seq;
@@ -61,16 +61,6 @@ static const struct rte_acl_field_def defs6[F6_NUM] = {
 	DEF(RANGE, 2, F6_VLAN, 10, offsetof(struct fw_key6, vlan)),
 	DEF(BITMASK, 4, F6_FLAGS, 11, offsetof(struct fw_key6, flags)),
 };
-
-static void
-set_err(char *err, size_t size, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, size, fmt, ap);
-	va_end(ap);
-}
 
 /* Word w (0..3) of a 128-bit prefix: host-order value and its own length. */
 static void
@@ -231,7 +221,7 @@ build_acl(const struct fw_gen *g, int family, struct rte_acl_ctx **out,
 	ctx = rte_acl_create(&prm);
 	buf = calloc(n_acl, rule_size);
 	if (ctx == NULL || buf == NULL) {
-		set_err(err, err_size, "cannot allocate an ACL context of %u "
+		dp_errf(err, err_size, "cannot allocate an ACL context of %u "
 			"rules", n_acl);
 		rte_acl_free(ctx);
 		free(buf);
@@ -266,7 +256,7 @@ build_acl(const struct fw_gen *g, int family, struct rte_acl_ctx **out,
 	ret = rte_acl_add_rules(ctx, (struct rte_acl_rule *)buf, added);
 	free(buf);
 	if (ret != 0) {
-		set_err(err, err_size, "rte_acl_add_rules: %s", strerror(-ret));
+		dp_errf(err, err_size, "rte_acl_add_rules: %s", strerror(-ret));
 		rte_acl_free(ctx);
 		return ret;
 	}
@@ -277,7 +267,7 @@ build_acl(const struct fw_gen *g, int family, struct rte_acl_ctx **out,
 	       sizeof(cfg.defs[0]) * cfg.num_fields);
 	ret = rte_acl_build(ctx, &cfg);
 	if (ret != 0) {
-		set_err(err, err_size, "rte_acl_build (IPv%d, %u rules): %s",
+		dp_errf(err, err_size, "rte_acl_build (IPv%d, %u rules): %s",
 			family, added, strerror(-ret));
 		rte_acl_free(ctx);
 		return ret;
@@ -333,7 +323,7 @@ build_hyperscan(struct fw_gen *g, const struct sl_policy *p, char *err,
 
 	g->hs_rule = calloc(n, sizeof(*g->hs_rule));
 	if (!exprs || !owned || !flags || !ids || !g->hs_rule) {
-		set_err(err, err_size, "out of memory");
+		dp_errf(err, err_size, "out of memory");
 		ret = -ENOMEM;
 		goto out;
 	}
@@ -361,21 +351,21 @@ build_hyperscan(struct fw_gen *g, const struct sl_policy *p, char *err,
 			     &g->hs_db, &cerr) != HS_SUCCESS) {
 		int bad = cerr->expression;
 
-		set_err(err, err_size, "rules[%u].payload: %s",
+		dp_errf(err, err_size, "rules[%u].payload: %s",
 			bad >= 0 ? g->hs_rule[bad] : 0, cerr->message);
 		hs_free_compile_error(cerr);
 		ret = -EINVAL;
 		goto out;
 	}
 	if (hs_alloc_scratch(g->hs_db, &g->scratch[0]) != HS_SUCCESS) {
-		set_err(err, err_size, "cannot allocate Hyperscan scratch");
+		dp_errf(err, err_size, "cannot allocate Hyperscan scratch");
 		ret = -ENOMEM;
 		goto out;
 	}
 	for (uint16_t w = 1; w < g->nb_workers; w++) {
 		if (hs_clone_scratch(g->scratch[0], &g->scratch[w]) !=
 		    HS_SUCCESS) {
-			set_err(err, err_size, "cannot clone Hyperscan scratch");
+			dp_errf(err, err_size, "cannot clone Hyperscan scratch");
 			ret = -ENOMEM;
 			goto out;
 		}
@@ -404,7 +394,7 @@ fw_build(const struct sl_policy *p, const uint16_t *port_of,
 	struct fw_gen *g = calloc(1, sizeof(*g));
 
 	if (g == NULL || nb_workers == 0 || nb_workers > FW_WORKERS_MAX) {
-		set_err(err, err_size, g ? "bad worker count %u"
+		dp_errf(err, err_size, g ? "bad worker count %u"
 					 : "out of memory", nb_workers);
 		free(g);
 		return NULL;
@@ -420,7 +410,7 @@ fw_build(const struct sl_policy *p, const uint16_t *port_of,
 					  (g->n_rules + 1),
 				  RTE_CACHE_LINE_SIZE);
 	if (!g->rules || !g->rule_ids || !g->counters || !g->carried) {
-		set_err(err, err_size, "out of memory for %u rules",
+		dp_errf(err, err_size, "out of memory for %u rules",
 			g->n_rules);
 		goto fail;
 	}
@@ -430,7 +420,7 @@ fw_build(const struct sl_policy *p, const uint16_t *port_of,
 		struct fw_rule *r = &g->rules[i];
 
 		if (sl_match_compile(p, i, &r->match) != 0) {
-			set_err(err, err_size, "rules[%u]: cannot compile the "
+			dp_errf(err, err_size, "rules[%u]: cannot compile the "
 				"match", i);
 			goto fail;
 		}

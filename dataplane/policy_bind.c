@@ -1,23 +1,13 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
 #include <rte_dev.h>
 #include <rte_ethdev.h>
 
+#include "log.h"
 #include "policy_bind.h"
-
-static void
-set_err(char *err, size_t size, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, size, fmt, ap);
-	va_end(ap);
-}
 
 int
 dp_policy_load(const char *path, struct sl_policy **out)
@@ -52,7 +42,7 @@ bind_one(const struct sl_port *sp, uint16_t *id, char *err, size_t err_size)
 
 	if (sp->has_dpdk_port) {
 		if (!rte_eth_dev_is_valid_port(sp->dpdk_port)) {
-			set_err(err, err_size, "port %s: dpdk_port %u was not "
+			dp_errf(err, err_size, "port %s: dpdk_port %u was not "
 				"probed (%u ports available)", sp->name,
 				sp->dpdk_port, rte_eth_dev_count_avail());
 			return -EINVAL;
@@ -61,7 +51,7 @@ bind_one(const struct sl_port *sp, uint16_t *id, char *err, size_t err_size)
 		return 0;
 	}
 	if (sp->devargs == NULL) {
-		set_err(err, err_size, "port %s: needs dpdk_port or devargs",
+		dp_errf(err, err_size, "port %s: needs dpdk_port or devargs",
 			sp->name);
 		return -EINVAL;
 	}
@@ -70,7 +60,7 @@ bind_one(const struct sl_port *sp, uint16_t *id, char *err, size_t err_size)
 		return 0;
 	ret = rte_dev_probe(sp->devargs);
 	if (ret != 0 || rte_eth_dev_get_port_by_name(name, id) != 0) {
-		set_err(err, err_size, "port %s: cannot probe '%s': %s",
+		dp_errf(err, err_size, "port %s: cannot probe '%s': %s",
 			sp->name, sp->devargs,
 			ret ? rte_strerror(-ret) : "no ethdev of that name");
 		return -EINVAL;
@@ -85,7 +75,7 @@ dp_policy_bind(const struct sl_policy *p, struct dp_config *cfg,
 	if (p->n_ports == 0)
 		return 0;
 	if (cfg->ports_given || cfg->xconnect_given) {
-		set_err(err, err_size, "the policy lists ports: --ports and "
+		dp_errf(err, err_size, "the policy lists ports: --ports and "
 			"--xconnect would contradict it");
 		return -EINVAL;
 	}
@@ -94,7 +84,7 @@ dp_policy_bind(const struct sl_policy *p, struct dp_config *cfg,
 			return -EINVAL;
 		for (size_t j = 0; j < i; j++) {
 			if (port_of[j] == port_of[i]) {
-				set_err(err, err_size, "ports %s and %s are "
+				dp_errf(err, err_size, "ports %s and %s are "
 					"the same DPDK port %u",
 					p->ports[j].name, p->ports[i].name,
 					port_of[i]);
@@ -124,7 +114,7 @@ dp_policy_check_supported(const struct sl_policy *p, char *err,
 {
 	for (size_t i = 0; i < p->n_ports; i++) {
 		if (p->ports[i].mode == SL_PORT_MODE_ROUTE) {
-			set_err(err, err_size, "ports[%zu] (%s): mode route "
+			dp_errf(err, err_size, "ports[%zu] (%s): mode route "
 				"needs the routing stage, which this build "
 				"does not have yet; use mode xconnect", i,
 				p->ports[i].name);
@@ -132,7 +122,7 @@ dp_policy_check_supported(const struct sl_policy *p, char *err,
 		}
 	}
 	if (p->n_routes > 0) {
-		set_err(err, err_size, "routes: this build has no routing "
+		dp_errf(err, err_size, "routes: this build has no routing "
 			"stage yet; remove the routes");
 		return -ENOTSUP;
 	}
@@ -144,11 +134,11 @@ dp_policy_check_supported(const struct sl_policy *p, char *err,
 		    a->type != SL_ACTION_STEER)
 			continue;
 		if (i < p->n_rules)
-			set_err(err, err_size, "rules[%zu].action: %s needs "
+			dp_errf(err, err_size, "rules[%zu].action: %s needs "
 				"the replication stage, which this build does "
 				"not have yet", i, sl_action_name(a->type));
 		else
-			set_err(err, err_size, "default: %s needs the "
+			dp_errf(err, err_size, "default: %s needs the "
 				"replication stage, which this build does not "
 				"have yet", sl_action_name(a->type));
 		return -ENOTSUP;
@@ -156,7 +146,7 @@ dp_policy_check_supported(const struct sl_policy *p, char *err,
 	if (!p->settings.ct_enabled) {
 		for (size_t i = 0; i < p->n_rules; i++) {
 			if (p->rules[i].match.fields & SL_MATCH_CT) {
-				set_err(err, err_size, "rules[%zu].ct: needs "
+				dp_errf(err, err_size, "rules[%zu].ct: needs "
 					"connection tracking "
 					"(settings.conntrack.enabled)", i);
 				return -ENOTSUP;
@@ -186,14 +176,14 @@ dp_policy_same_ports(const struct sl_policy *a, const struct sl_policy *b,
 		       (x->peer == NULL || strcmp(x->peer, y->peer) == 0);
 	}
 	if (!same) {
-		set_err(err, err_size, "the ports changed: restart the "
+		dp_errf(err, err_size, "the ports changed: restart the "
 			"dataplane to apply a new port layout");
 		return -EINVAL;
 	}
 	if (a->settings.ct_enabled != b->settings.ct_enabled ||
 	    a->settings.ct_size != b->settings.ct_size ||
 	    a->settings.flow_hash_seed != b->settings.flow_hash_seed) {
-		set_err(err, err_size, "settings.conntrack or the flow hash "
+		dp_errf(err, err_size, "settings.conntrack or the flow hash "
 			"seed changed: restart the dataplane to apply them");
 		return -EINVAL;
 	}

@@ -27,11 +27,14 @@
 
 #include <stdint.h>
 
-/* The `ct` match of a rule is a set of these bits. */
+#include "sluice/pkt_meta.h"	/* SL_TCP_* */
+
+/* The `ct` match of a rule is a set of these bits (any of them). */
 #define SL_CT_NEW         0x01
 #define SL_CT_ESTABLISHED 0x02
 #define SL_CT_RELATED     0x04
 #define SL_CT_INVALID     0x08
+#define SL_CT_ALL         0x0f
 
 /* Where a flow stands.  TCP uses the TCP states; every other protocol uses
  * SL_CTS_OPEN until a reply is seen, then SL_CTS_REPLIED. */
@@ -62,11 +65,6 @@ enum sl_ct_dir {
 /* Per-flow bits kept beside the state. */
 #define SL_CTF_FIN_ORIG  0x01	/* the original side sent FIN */
 #define SL_CTF_FIN_REPLY 0x02	/* the reply side sent FIN */
-
-#define SL_TCP_FIN 0x01
-#define SL_TCP_SYN 0x02
-#define SL_TCP_RST 0x04
-#define SL_TCP_ACK 0x10
 
 /* Result of sl_ct_tcp_step for a packet the state machine refuses. */
 #define SL_CT_STEP_INVALID 0xff

@@ -35,6 +35,16 @@ enum sl_l3 {
 #define SL_FRAG_FIRST    0x02	/* offset 0: carries the L4 header */
 #define SL_FRAG_MORE     0x04	/* more fragments follow (MF set) */
 
+/* meta.tcp_flags bits, as they sit in the TCP header. */
+#define SL_TCP_FIN 0x01
+#define SL_TCP_SYN 0x02
+#define SL_TCP_RST 0x04
+#define SL_TCP_PSH 0x08
+#define SL_TCP_ACK 0x10
+#define SL_TCP_URG 0x20
+#define SL_TCP_ECE 0x40
+#define SL_TCP_CWR 0x80
+
 /* The IPv6 extension headers the parser walks before giving up. */
 #define SL_IPV6_EXT_MAX 8
 

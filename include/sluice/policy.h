@@ -31,7 +31,9 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "sluice/conntrack.h"	/* SL_CT_* */
 #include "sluice/flow_key.h"	/* enum sl_family */
+#include "sluice/pkt_meta.h"	/* SL_TCP_* */
 
 /* The schema version written by the encoder and accepted by the decoders. */
 #define SL_POLICY_VERSION 1
@@ -95,22 +97,9 @@ enum sl_match_field {
 	SL_MATCH_PAYLOAD = 1u << 9,
 };
 
-/* TCP flag bits as they sit in the TCP header (and in pkt_meta.tcp_flags). */
-#define SL_TCP_FIN 0x01
-#define SL_TCP_SYN 0x02
-#define SL_TCP_RST 0x04
-#define SL_TCP_PSH 0x08
-#define SL_TCP_ACK 0x10
-#define SL_TCP_URG 0x20
-#define SL_TCP_ECE 0x40
-#define SL_TCP_CWR 0x80
-
-/* Connection-tracking states a rule can match (a bit set: any of them). */
-#define SL_CT_NEW		0x01
-#define SL_CT_ESTABLISHED	0x02
-#define SL_CT_RELATED		0x04
-#define SL_CT_INVALID		0x08
-#define SL_CT_ALL		0x0f
+/* TCP flag bits (SL_TCP_*) come from sluice/pkt_meta.h, connection-tracking
+ * state bits (SL_CT_*) from sluice/conntrack.h: one definition each, shared
+ * with the datapaths. */
 
 enum sl_payload_kind {
 	SL_PAYLOAD_NONE = 0,
