@@ -48,6 +48,21 @@ def _remove_stale_lab_objects():
     yield
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _remove_dpdk_runtime_dirs():
+    """The EAL runtime directories (/var/run/dpdk/PREFIX) that this session's
+    dataplanes created; DPDK leaves them behind on exit."""
+    root = "/var/run/dpdk"
+    before = set(os.listdir(root)) if os.path.isdir(root) else set()
+    yield
+    if not os.path.isdir(root):
+        return
+    import shutil
+    for name in set(os.listdir(root)) - before:
+        if name.startswith("sl-"):
+            shutil.rmtree(os.path.join(root, name), ignore_errors=True)
+
+
 @pytest.fixture(scope="session")
 def require_root():
     if not lab.is_root():

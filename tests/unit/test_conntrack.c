@@ -8,12 +8,13 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 #include <rte_cycles.h>
-#include <rte_eal.h>
 
 #include "conntrack.h"
+#include "test_eal.h"
 
 static uint64_t hz;
 static uint64_t t0;
@@ -316,9 +317,6 @@ test_one_million_flows_fit(void **state)
 int
 main(int argc, char **argv)
 {
-	char *eal[] = { argv[0], "--no-huge", "--no-pci", "-m", "1024",
-			"--file-prefix", "sl_test_ct", "--log-level", "lib.*:error",
-			NULL };
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_tcp_handshake_data_and_close_walk_every_state),
 		cmocka_unit_test(test_tcp_without_flow_only_syn_and_bare_ack_start_one),
@@ -333,13 +331,11 @@ main(int argc, char **argv)
 	};
 
 	(void)argc;
-	if (rte_eal_init(9, eal) < 0) {
-		fprintf(stderr, "EAL init failed\n");
+	if (test_eal_init(argv[0], "sl_test_ct", "1024") < 0)
 		return 1;
-	}
 	hz = rte_get_tsc_hz();
 	t0 = 1000 * hz;
 	int ret = cmocka_run_group_tests(tests, NULL, NULL);
-	rte_eal_cleanup();
+	test_eal_cleanup();
 	return ret;
 }

@@ -18,11 +18,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
-#include <rte_eal.h>
 
 #include "fw.h"
+#include "test_eal.h"
 
 #define N_POLICIES 60
 #define N_PACKETS 3000
@@ -441,9 +442,6 @@ test_bad_regex_is_refused_naming_the_rule(void **state)
 int
 main(int argc, char **argv)
 {
-	char *eal[] = { argv[0], "--no-huge", "--no-pci", "-m", "512",
-			"--file-prefix", "sl_test_fw", "--log-level", "lib.*:error",
-			NULL };
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_random_policies_agree_with_first_match_oracle),
 		cmocka_unit_test(test_payload_rule_falls_through_to_the_next_rule_when_pattern_misses),
@@ -455,9 +453,9 @@ main(int argc, char **argv)
 	rng_state = seed ? strtoull(seed, NULL, 0) : 0x5eed5eedULL;
 	printf("# seed %#llx (SL_TEST_SEED to repeat)\n",
 	       (unsigned long long)rng_state);
-	if (rte_eal_init(9, eal) < 0)
+	if (test_eal_init(argv[0], "sl_test_fw", "512") < 0)
 		return 1;
 	int ret = cmocka_run_group_tests(tests, NULL, NULL);
-	rte_eal_cleanup();
+	test_eal_cleanup();
 	return ret;
 }
