@@ -86,7 +86,15 @@ workers_create(const struct dp_config *cfg, struct dp_run *run,
 	return workers;
 }
 
-/* --oneshot: true once every worker has gone idle_ms without a packet. */
+/* Empty polls in a row that, with --idle-ms of quiet, mean "drained". */
+#define DP_ONESHOT_EMPTY_ROUNDS 10000
+
+/*
+ * --oneshot: true once every worker has gone idle_ms without a packet and
+ * has polled all its queues DP_ONESHOT_EMPTY_ROUNDS times in a row without
+ * one.  Time alone would misread a worker the scheduler holds off its CPU
+ * for idle_ms (a loaded machine) as one whose input has run dry.
+ */
 static bool
 all_idle(const struct dp_worker *workers, unsigned int nb_workers,
 	 unsigned int idle_ms)
@@ -97,8 +105,10 @@ all_idle(const struct dp_worker *workers, unsigned int nb_workers,
 	for (unsigned int i = 0; i < nb_workers; i++) {
 		uint64_t last = __atomic_load_n(&workers[i].last_rx_tsc,
 						__ATOMIC_RELAXED);
+		uint64_t empty = __atomic_load_n(&workers[i].empty_rounds,
+						 __ATOMIC_RELAXED);
 
-		if (now - last < idle_tsc)
+		if (now - last < idle_tsc || empty < DP_ONESHOT_EMPTY_ROUNDS)
 			return false;
 	}
 	return true;

@@ -289,6 +289,7 @@ dp_worker_main(void *arg)
 {
 	struct dp_worker *w = arg;
 	struct dp_run *run = w->run;
+	uint64_t empty = 0;
 
 	rte_rcu_qsbr_thread_register(run->qs, w->index);
 	rte_rcu_qsbr_thread_online(run->qs, w->index);
@@ -305,12 +306,19 @@ dp_worker_main(void *arg)
 		if (w->ct != NULL)
 			ct_age(w->ct, now, DP_CT_AGE_BUDGET);
 		rte_rcu_qsbr_quiescent(run->qs, w->index);
-		if (got == 0)
+		if (got == 0) {
+			__atomic_store_n(&w->empty_rounds, ++empty,
+					 __ATOMIC_RELAXED);
 			continue;
+		}
 		/* One TX burst per egress port per round: the buffers fill
 		 * across all RX queues polled in this round. */
 		flush_all(w);
 		__atomic_store_n(&w->last_rx_tsc, now, __ATOMIC_RELAXED);
+		if (empty != 0) {
+			empty = 0;
+			__atomic_store_n(&w->empty_rounds, 0, __ATOMIC_RELAXED);
+		}
 	}
 	flush_all(w);
 	rte_rcu_qsbr_thread_offline(run->qs, w->index);

@@ -63,9 +63,12 @@ struct dp_worker {
 	struct dp_run *run;
 	struct ct_table *ct;	/* NULL: connection tracking off */
 
-	/* TSC of the last non-empty RX burst; read by the main lcore for
-	 * --oneshot, written with __atomic. */
+	/* For --oneshot, read by the main lcore, written with __atomic: the
+	 * TSC of the last round that received packets, and how many rounds
+	 * in a row received none since.  The count only grows while the
+	 * worker runs, so a worker the scheduler delays never looks drained. */
 	uint64_t last_rx_tsc;
+	uint64_t empty_rounds;
 
 	struct dp_txb *txb[RTE_MAX_ETHPORTS];	/* NULL: never sends there */
 	uint16_t tx_ports[RTE_MAX_ETHPORTS];	/* ports with a txb */
