@@ -61,7 +61,8 @@
 	_(HDR_SPLIT, "hdr_split",                                              \
 	  "headers continue past the first segment of the buffer")             \
 	_(NO_EGRESS, "no_egress", "the ingress port has no egress configured")\
-	_(TX_FULL, "tx_full", "the egress queue was full")
+	_(TX_FULL, "tx_full",                                                  \
+	  "the egress port did not take the packet (queue full, link down)")
 
 enum sl_drop_reason {
 #define SL_DROP_ENUM_(name, str, desc) SL_DROP_##name,
