@@ -190,8 +190,11 @@ def start(argv, nice, **kw):
     return proc
 
 
-def run_one(a, name, argv, how, log_path):
-    """Start argv, measure, stop.  Returns a dict of figures."""
+def run_one(a, name, argv, how, log_path, before_stop=None):
+    """Start argv, measure, stop.  Returns a dict of figures.
+    before_stop(proc, log_path), when given, runs after the window while
+    the process still forwards; what it returns is kept as "extra"."""
+    extra = None
     prefix = f"{PREFIX}-{name}"
     with open(log_path, "wb") as log:
         log.write((" ".join(argv) + "\n\n").encode())
@@ -220,6 +223,8 @@ def run_one(a, name, argv, how, log_path):
                 time.sleep(max(0.0, samples[0]["t"] + i * a.seconds / steps
                                - time.monotonic()))
                 samples.append(snapshot(tm, proc.pid))
+            if before_stop is not None:
+                extra = before_stop(proc, log_path)
     finally:
         status = stop(proc, how)
         # DPDK leaves its runtime directory (config, sockets) behind.
@@ -250,6 +255,7 @@ def run_one(a, name, argv, how, log_path):
         "read_s": max(x["read_s"] for x in samples),
         "exit": status,
         "log": log_path,
+        "extra": extra,
     }
 
 

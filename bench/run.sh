@@ -3,7 +3,8 @@
 #
 # The Sluice dataplane benchmark: one entry point.
 #
-#   bench/run.sh [bench_dataplane.py options]     (as root)
+#   bench/run.sh [bench_dataplane.py options]            (as root)
+#   bench/run.sh firewall [bench_firewall.py options]    (issue 3)
 #
 # Reserves 2 MB hugepages (deploy/hugepages.sh), builds DPDK's l3fwd out of
 # tree (bench/l3fwd/build.sh), makes the traffic pcap once (scapy, under
@@ -21,8 +22,20 @@ repo=$(cd "$here/.." && pwd)
 build=${BUILD:-$repo/build}
 python=${PYTHON:-/usr/bin/python3}
 
+script=bench_dataplane.py
+json=results.json
+if [ "${1:-}" = firewall ]; then
+	# The firewall benchmark (issue 3): testpmd io, l3fwd --lookup acl,
+	# sluice-dataplane --policy (1k/10k/100k rules, conntrack on/off),
+	# OVS-DPDK with the same rules as OpenFlow flows, 1k Hyperscan
+	# literals, bench_fw.  bench/README.md, "Firewall".
+	shift
+	script=bench_firewall.py
+	json=results-firewall.json
+fi
+
 case " $* " in
-*" -h "*|*" --help "*) exec "$python" "$here/bench_dataplane.py" --help ;;
+*" -h "*|*" --help "*) exec "$python" "$here/$script" --help ;;
 esac
 
 if [ "$(id -u)" -ne 0 ]; then
@@ -49,5 +62,23 @@ fi
 
 l3fwd=$("$here/l3fwd/build.sh" "$build/bench-work/l3fwd" | tail -1)
 
-exec "$python" "$here/bench_dataplane.py" --build "$build" --l3fwd "$l3fwd" \
-	--json "$build/bench-work/results.json" "$@"
+if [ "$script" = bench_firewall.py ]; then
+	# OVS with DPDK is only a peer to measure against: installed here,
+	# never started by systemd (bench_firewall.py runs its own
+	# ovsdb-server and ovs-vswitchd under build/bench-work/ovs and stops
+	# them by PID).
+	if [ ! -x /usr/lib/openvswitch-switch-dpdk/ovs-vswitchd-dpdk ]; then
+		echo "bench: installing Open vSwitch with DPDK (Debian package" \
+			"openvswitch-switch-dpdk) as the OVS-DPDK peer;" \
+			"SLUICE_BENCH_NO_INSTALL=1 skips it" >&2
+		if [ -z "${SLUICE_BENCH_NO_INSTALL:-}" ]; then
+			DEBIAN_FRONTEND=noninteractive apt-get install -y \
+				--no-install-recommends openvswitch-switch-dpdk >&2 ||
+				echo "bench: openvswitch-switch-dpdk did not install;" \
+					"the OVS-DPDK runs will be skipped" >&2
+		fi
+	fi
+fi
+
+exec "$python" "$here/$script" --build "$build" --l3fwd "$l3fwd" \
+	--json "$build/bench-work/$json" "$@"

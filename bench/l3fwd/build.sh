@@ -8,13 +8,15 @@
 # Copies the example sources that Debian's dpdk-doc ships
 # (/usr/share/dpdk/examples/l3fwd and ../common) into OUTDIR/src, applies
 # l3fwd-virtual-ports.patch, and builds OUTDIR/l3fwd with the example's own
-# Makefile (pkg-config libdpdk, -O3, DPDK's -march).  The patch does two
+# Makefile (pkg-config libdpdk, -O3, DPDK's -march).  The patch does three
 # things and nothing else:
 #   1. masks the requested RX/TX offloads to what the device offers
 #      (l3fwd asks for RX checksum offload, which net_pcap and net_null
 #      refuse; 22.11 already masks the RSS hash functions);
 #   2. raises IPV4/IPV6_L3FWD_LPM_MAX_RULES from 1024 to 65536 so that the
-#      benchmark's route file (4096 routes) loads.
+#      benchmark's route file (4096 routes) loads;
+#   3. raises MAX_ACL_RULE_NUM (--lookup acl) from 100000 to 200000 so the
+#      firewall benchmark's 100,000-rule file plus its route lines loads.
 # DPDK's source is never committed here: only the patch.  Rebuilds only
 # when the sources, the patch or this script changed.  Prints the path of
 # the binary on its last line.
@@ -64,6 +66,7 @@ fi
 # route file or the ports.
 grep -q 'IPV4_L3FWD_LPM_MAX_RULES         (1 << 16)' "$out/src/l3fwd/l3fwd_lpm.c"
 grep -q 'rxmode.offloads &= dev_info.rx_offload_capa' "$out/src/l3fwd/main.c"
+grep -q 'MAX_ACL_RULE_NUM	200000' "$out/src/l3fwd/l3fwd_acl.h"
 
 echo "$prog: building l3fwd (DPDK $(pkg-config --modversion libdpdk)) in $out/src/l3fwd" >&2
 make -C "$out/src/l3fwd" -j"$(nproc)" shared >"$out/make.log" 2>&1 || {
