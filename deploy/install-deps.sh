@@ -36,7 +36,8 @@ packages=(
 	libcurl4-openssl-dev libmnl-dev libcmocka-dev libpcap-dev
 	# test and run
 	python3-scapy python3-pytest python3-pytest-timeout tshark tcpdump
-	nftables iproute2 ethtool iputils-ping procps
+	nftables conntrack     # firewall oracle: nft rules, conntrack -F between sets
+	iproute2 ethtool iputils-ping procps
 	etcd-server etcd-client bird2 wrk
 )
 # Extra packages for a local need, space separated (not used by Sluice).
