@@ -204,10 +204,24 @@ step_flow(struct ct_table *t, struct ct_entry *e, const struct sl_pkt_meta *m,
 	} else {
 		next = dir == SL_CT_DIR_REPLY ? SL_CTS_REPLIED : e->state;
 	}
-	if (dir == SL_CT_DIR_REPLY)
+	/*
+	 * Write the entry only when something moved: most packets of an
+	 * established flow change nothing, and a store per packet costs more
+	 * than the lookup's reads.  The expiry is pushed out once it is more
+	 * than 1/16 of the timeout behind, so an idle flow ages out between
+	 * 15/16 and 16/16 of its timeout after its last packet.
+	 */
+	uint64_t timeout = t->timeout_tsc[proto_class(m->l4_proto)][next];
+	uint64_t expires = now + timeout;
+
+	if (dir == SL_CT_DIR_REPLY && !e->seen_reply)
 		e->seen_reply = 1;
-	e->state = next;
-	e->expires = now + t->timeout_tsc[proto_class(m->l4_proto)][next];
+	if (next != e->state) {
+		e->state = next;
+		e->expires = expires;
+	} else if (expires - e->expires > timeout / 16) {
+		e->expires = expires;
+	}
 	return e->seen_reply ? SL_CT_ESTABLISHED : SL_CT_NEW;
 }
 

@@ -165,15 +165,39 @@ decide(const struct fw_gen *g, unsigned int worker,
 	uint32_t p1 = g->categories > 1 && res[FW_CAT_PAYLOAD]
 		? res[FW_CAT_PAYLOAD] - 1 : UINT32_MAX;
 	uint32_t rule = n0;
-	struct fw_rule_counter *c;
 
 	if (unlikely(p1 < n0))
 		rule = resolve_payload(g, worker, m, data, ct, in_port, n0, p1);
 	v->rule = rule;
 	v->action = g->rules[rule].action;
-	c = &g->counters[(size_t)worker * (g->n_rules + 1) + rule];
-	c->packets++;
-	c->bytes += m->pkt_len;
+}
+
+void
+fw_count_burst(const struct fw_gen *g, unsigned int worker,
+	       const struct sl_pkt_meta *const meta[],
+	       const struct fw_verdict v[], uint16_t n)
+{
+	struct fw_rule_counter *row =
+		&g->counters[(size_t)worker * (g->n_rules + 1)];
+	uint64_t packets = 0, bytes = 0;
+	uint32_t rule = n ? v[0].rule : 0;
+
+	/* Runs of one rule add up in registers: a store per packet to the
+	 * same counter would chain every packet on the one before. */
+	for (uint16_t i = 0; i < n; i++) {
+		if (v[i].rule != rule) {
+			row[rule].packets += packets;
+			row[rule].bytes += bytes;
+			rule = v[i].rule;
+			packets = bytes = 0;
+		}
+		packets++;
+		bytes += meta[i]->pkt_len;
+	}
+	if (packets != 0) {
+		row[rule].packets += packets;
+		row[rule].bytes += bytes;
+	}
 }
 
 void
@@ -228,4 +252,5 @@ fw_classify_burst(const struct fw_gen *g, unsigned int worker,
 			       in_port[i6[j]], &res[j * g->categories],
 			       &out[i6[j]]);
 	}
+	fw_count_burst(g, worker, meta, out, n);
 }

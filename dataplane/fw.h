@@ -114,6 +114,12 @@ void fw_classify_burst(const struct fw_gen *g, unsigned int worker,
 		       const uint16_t in_port[], uint16_t n,
 		       struct fw_verdict out[]);
 
+/* Count n judged packets under their rules for this worker (what
+ * fw_classify_burst does for the packets it judges). */
+void fw_count_burst(const struct fw_gen *g, unsigned int worker,
+		    const struct sl_pkt_meta *const meta[],
+		    const struct fw_verdict v[], uint16_t n);
+
 /* One rule's count: every worker's, plus what earlier generations carried
  * over to it. */
 struct fw_rule_counter fw_rule_total(const struct fw_gen *g, uint32_t rule);

@@ -73,18 +73,6 @@ drop_pkt(struct dp_counters *ctr, uint16_t in_port, struct rte_mbuf *m,
 	rte_pktmbuf_free(m);
 }
 
-/* Count one packet under a cached rule, as fw_classify_burst would. */
-static inline void
-count_rule(const struct fw_gen *g, unsigned int worker, uint32_t rule,
-	   uint16_t bytes)
-{
-	struct fw_rule_counter *c =
-		&g->counters[(size_t)worker * (g->n_rules + 1) + rule];
-
-	c->packets++;
-	c->bytes += bytes;
-}
-
 /*
  * Connection tracking and the firewall for nb IP packets, in order: packet
  * j is meta[idx[j]] of the chunk.  ct[j] comes from ct_lookup_burst.  A
@@ -104,8 +92,10 @@ judge(struct dp_worker *w, const struct fw_gen *g, uint16_t in_port,
 	uint8_t cls_ct[SL_PARSE_BURST_MAX];
 	uint16_t cls_in[SL_PARSE_BURST_MAX], cls_idx[SL_PARSE_BURST_MAX];
 	struct fw_verdict v[SL_PARSE_BURST_MAX];
+	const struct sl_pkt_meta *hit_meta[SL_PARSE_BURST_MAX];
+	struct fw_verdict hit[SL_PARSE_BURST_MAX];
 	uint32_t rule[SL_PARSE_BURST_MAX];
-	uint16_t nb_cls = 0;
+	uint16_t nb_cls = 0, nb_hit = 0;
 
 	for (uint16_t j = 0; j < nb; j++) {
 		const struct sl_pkt_meta *m = ip_meta[j];
@@ -118,7 +108,8 @@ judge(struct dp_worker *w, const struct fw_gen *g, uint16_t in_port,
 			if (e->gen == g->id && e->rule[ct[j].dir] != CT_NO_RULE &&
 			    e->in_port[ct[j].dir] == in_port) {
 				rule[j] = e->rule[ct[j].dir];
-				count_rule(g, w->index, rule[j], m->pkt_len);
+				hit_meta[nb_hit] = m;
+				hit[nb_hit++].rule = rule[j];
 				continue;
 			}
 		}
@@ -128,6 +119,8 @@ judge(struct dp_worker *w, const struct fw_gen *g, uint16_t in_port,
 		cls_in[nb_cls] = in_port;
 		cls_idx[nb_cls++] = j;
 	}
+	if (nb_hit > 0)
+		fw_count_burst(g, w->index, hit_meta, hit, nb_hit);
 	if (nb_cls > 0) {
 		fw_classify_burst(g, w->index, cls_meta, cls_data, cls_ct,
 				  cls_in, nb_cls, v);
