@@ -14,7 +14,7 @@ def test_hosts_on_tap_ports_ping_through_the_dataplane(require_root, sluice_data
                                                        tmp_path):
     tag = lab.unique_tag()
     taps = [f"{tag}t{i}" for i in range(2)]
-    nss = [f"{tag}h{i}" for i in range(2)]
+    nss = [lab._tag_netns(tag, f"h{i + 1}") for i in range(2)]
     dp = lab.Dataplane([f"net_tap{i},iface={taps[i]}" for i in range(2)],
                        ["--xconnect", "0:1"], binary=sluice_dataplane,
                        workdir=str(tmp_path))

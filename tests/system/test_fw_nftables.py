@@ -25,6 +25,8 @@ import time
 import uuid
 
 import pytest
+
+import lab
 from scapy.all import ICMP, IP, TCP, UDP, Ether, ICMPv6EchoReply, ICMPv6EchoRequest, IPv6, Raw
 from scapy.layers.sctp import SCTP
 
@@ -50,10 +52,12 @@ class Router:
     """A namespace that forwards from veth a to veth b through an nft chain."""
 
     def __init__(self):
-        sfx = uuid.uuid4().hex[:6]
-        self.ns = f"slnft{sfx}"
-        self.a_out, self.a_in = f"sna{sfx}", f"sia{sfx}"
-        self.b_out, self.b_in = f"snb{sfx}", f"sib{sfx}"
+        # lab's names, so that lab.cleanup_stale() removes what a killed
+        # run leaves behind
+        tag = lab.unique_tag()
+        self.ns = lab._tag_netns(tag, "h0")
+        self.a_out, self.a_in = f"{tag}p0", f"{tag}i0"
+        self.b_out, self.b_in = f"{tag}p1", f"{tag}i1"
         sh("ip", "netns", "add", self.ns)
         for out, inn in ((self.a_out, self.a_in), (self.b_out, self.b_in)):
             sh("ip", "link", "add", out, "type", "veth", "peer", "name", inn)
