@@ -8,8 +8,10 @@
  * is judged by exactly one generation.
  *
  * Header matches live in rte_acl contexts, one for IPv4 and one for IPv6.
- * Each context has two categories: category 0 holds the rules without a
- * payload condition, category 1 the header part of the rules with one.  One
+ * A generation with payload rules gives its contexts two categories:
+ * category 0 holds the rules without a payload condition, category 1 the
+ * header part of the rules with one (without payload rules there is only
+ * category 0, which builds and classifies faster).  One
  * classify call therefore gives n0, the first plain rule that matches, and
  * p1, the first payload rule whose headers match.  Only when p1 comes before
  * n0 is the payload scanned (Hyperscan, block mode, one database per

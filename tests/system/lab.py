@@ -717,6 +717,27 @@ class Scenario:
         return checks
 
 
+def run_scenario(binary, workdir, args, **scenario):
+    """Hosts, a dataplane with args, one Scenario(**scenario) and a clean
+    stop; returns (scenario, dataplane).  The hosts are gone afterwards."""
+    h1, h2 = make_pair(unique_tag())
+    create_pair(h1, h2)
+    dp = Dataplane(af_packet_vdevs([h1.port_if, h2.port_if]), args,
+                   binary=binary, workdir=workdir)
+    try:
+        dp.start()
+        dp.wait_ready()
+        sc = Scenario(h1, h2, **scenario)
+        sc.run(log=lambda s: None)
+        dp.stop()
+        return sc, dp
+    finally:
+        if dp.running():
+            dp.stop()
+        h1.destroy()
+        h2.destroy()
+
+
 # --- the demo (deploy/lab.sh) ------------------------------------------------
 
 DEMO_TAG = "sl-lab-"             # veths sl-lab-p0, sl-lab-p1

@@ -16,24 +16,8 @@ import lab
 @pytest.fixture(scope="module")
 def lab_run(require_root, sluice_dataplane, tmp_path_factory):
     """(scenario, dataplane) after the traffic and a clean stop."""
-    tag = lab.unique_tag()
-    h1, h2 = lab.make_pair(tag)
-    lab.create_pair(h1, h2)
-    dp = lab.Dataplane(lab.af_packet_vdevs([h1.port_if, h2.port_if]),
-                       ["--xconnect", "0:1"], binary=sluice_dataplane,
-                       workdir=str(tmp_path_factory.mktemp("lab")))
-    try:
-        dp.start()
-        dp.wait_ready()
-        sc = lab.Scenario(h1, h2)
-        sc.run(log=lambda s: None)
-        dp.stop()
-        yield sc, dp
-    finally:
-        if dp.running():
-            dp.stop()
-        h1.destroy()
-        h2.destroy()
+    return lab.run_scenario(sluice_dataplane, str(tmp_path_factory.mktemp("lab")),
+                            ["--xconnect", "0:1"])
 
 
 @pytest.fixture(scope="module")

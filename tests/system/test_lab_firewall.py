@@ -11,27 +11,11 @@ import lab
 
 @pytest.fixture(scope="module")
 def fw_run(require_root, sluice_dataplane, tmp_path_factory):
-    tag = lab.unique_tag()
-    h1, h2 = lab.make_pair(tag)
-    lab.create_pair(h1, h2)
     work = tmp_path_factory.mktemp("labfw")
     policy = work / "policy.json"
     policy.write_text(lab.lab_policy())
-    dp = lab.Dataplane(lab.af_packet_vdevs([h1.port_if, h2.port_if]),
-                       ["--policy", str(policy)], binary=sluice_dataplane,
-                       workdir=str(work))
-    try:
-        dp.start()
-        dp.wait_ready()
-        sc = lab.Scenario(h1, h2, udp=500, tcp=200, blocked=100)
-        sc.run(log=lambda s: None)
-        dp.stop()
-        yield sc, dp
-    finally:
-        if dp.running():
-            dp.stop()
-        h1.destroy()
-        h2.destroy()
+    return lab.run_scenario(sluice_dataplane, str(work), ["--policy", str(policy)],
+                            udp=500, tcp=200, blocked=100)
 
 
 def test_lab_with_policy_blocks_exactly_the_rule_s_traffic(fw_run):
