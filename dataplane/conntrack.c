@@ -9,8 +9,10 @@
 #include <rte_errno.h>
 #include <rte_hash.h>
 #include <rte_malloc.h>
+#include <rte_prefetch.h>
 
 #include "conntrack.h"
+#include "flow_hash.h"
 
 /* Protocol classes with timeouts of their own. */
 enum { CT_TCP, CT_UDP, CT_ICMP, CT_OTHER, CT_CLASSES };
@@ -31,9 +33,28 @@ proto_class(uint8_t proto)
 	}
 }
 
+/*
+ * The flow cache: a direct-mapped array in front of the rte_hash, indexed
+ * by the low bits of the flow's signature.  A hit costs one cache line
+ * (key and position together) where rte_hash reads two buckets and its key
+ * store; a miss falls through to rte_hash and fills the slot.  A slot
+ * always names the position its key has in the rte_hash: ageing clears a
+ * slot before the position can go to another key.
+ */
+struct ct_cache_slot {
+	struct sl_flow_key key;
+	int32_t pos;			/* -1: empty */
+	uint32_t sig;
+} __rte_aligned(64);
+
+#define CT_CACHE_MIN 1024u
+#define CT_CACHE_MAX (1u << 16)
+
 struct ct_table {
 	struct rte_hash *hash;
 	struct ct_entry *entries;	/* indexed by rte_hash position */
+	struct ct_cache_slot *cache;
+	uint32_t cache_mask;
 	uint32_t max_flows;
 	uint32_t count;
 	uint32_t age_cursor;		/* next entry ct_age examines */
@@ -113,7 +134,15 @@ ct_table_create(const struct ct_params *p)
 	t->entries = rte_zmalloc_socket("sl_ct_entries",
 					sizeof(struct ct_entry) * (size_t)p->max_flows,
 					RTE_CACHE_LINE_SIZE, p->socket);
-	if (t->hash == NULL || t->entries == NULL) {
+	t->cache_mask = (uint32_t)rte_align32pow2(
+		RTE_MAX(CT_CACHE_MIN, RTE_MIN(CT_CACHE_MAX, p->max_flows / 4))) - 1;
+	t->cache = rte_malloc_socket("sl_ct_cache",
+				     sizeof(*t->cache) * (t->cache_mask + 1),
+				     RTE_CACHE_LINE_SIZE, p->socket);
+	if (t->cache != NULL)
+		for (uint32_t i = 0; i <= t->cache_mask; i++)
+			t->cache[i].pos = -1;
+	if (t->hash == NULL || t->entries == NULL || t->cache == NULL) {
 		int err = t->hash == NULL ? rte_errno : ENOMEM;
 
 		ct_table_free(t);
@@ -133,6 +162,7 @@ ct_table_free(struct ct_table *t)
 		return;
 	rte_hash_free(t->hash);
 	rte_free(t->entries);
+	rte_free(t->cache);
 	rte_free(t);
 }
 
@@ -152,7 +182,7 @@ int32_t
 ct_find(struct ct_table *t, const struct sl_flow_key *key, uint64_t now)
 {
 	int32_t pos = rte_hash_lookup_with_hash(t->hash, key,
-				(uint32_t)sl_flow_hash(key, t->hash_seed));
+				(uint32_t)dp_flow_hash(key, t->hash_seed));
 
 	if (pos < 0 || t->entries[pos].state == SL_CTS_NONE ||
 	    t->entries[pos].expires <= now)
@@ -225,6 +255,33 @@ step_flow(struct ct_table *t, struct ct_entry *e, const struct sl_pkt_meta *m,
 	return e->seen_reply ? SL_CT_ESTABLISHED : SL_CT_NEW;
 }
 
+static inline bool
+key_equal(const struct sl_flow_key *a, const struct sl_flow_key *b)
+{
+	const uint64_t *x = (const uint64_t *)a, *y = (const uint64_t *)b;
+
+	RTE_BUILD_BUG_ON(sizeof(*a) != 5 * sizeof(uint64_t));
+	return ((x[0] ^ y[0]) | (x[1] ^ y[1]) | (x[2] ^ y[2]) |
+		(x[3] ^ y[3]) | (x[4] ^ y[4])) == 0;
+}
+
+static inline struct ct_cache_slot *
+cache_slot(const struct ct_table *t, uint32_t sig)
+{
+	return &t->cache[sig & t->cache_mask];
+}
+
+static inline void
+cache_fill(struct ct_table *t, const struct sl_flow_key *key, uint32_t sig,
+	   int32_t pos)
+{
+	struct ct_cache_slot *c = cache_slot(t, sig);
+
+	c->key = *key;
+	c->sig = sig;
+	c->pos = pos;
+}
+
 /* Whether an earlier packet of the walk, with no flow yet, has this key. */
 static inline bool
 after_pending_miss(const struct sl_pkt_meta *const meta[],
@@ -234,8 +291,7 @@ after_pending_miss(const struct sl_pkt_meta *const meta[],
 	for (uint16_t k = 0; k < nb_miss; k++) {
 		uint16_t j = miss[k];
 
-		if (ct[j].sig == ct[i].sig &&
-		    memcmp(&meta[j]->key, &meta[i]->key, sizeof(meta[i]->key)) == 0)
+		if (ct[j].sig == ct[i].sig && key_equal(&meta[j]->key, &meta[i]->key))
 			return true;
 	}
 	return false;
@@ -248,10 +304,13 @@ ct_lookup_burst(struct ct_table *t, const struct sl_pkt_meta *const meta[],
 	const void *keys[RTE_HASH_LOOKUP_BULK_MAX];
 	hash_sig_t sigs[RTE_HASH_LOOKUP_BULK_MAX];
 	int32_t pos[RTE_HASH_LOOKUP_BULK_MAX];
+	int32_t got[RTE_HASH_LOOKUP_BULK_MAX];
+	uint16_t from[RTE_HASH_LOOKUP_BULK_MAX];
 	uint16_t miss[RTE_HASH_LOOKUP_BULK_MAX];
 	uint16_t nb_miss = 0;
 	uint32_t nb_keys = 0;
 
+	/* Signatures first, prefetching each flow's cache slot ... */
 	for (uint16_t i = 0; i < n; i++) {
 		const struct sl_pkt_meta *m = meta[i];
 
@@ -260,14 +319,41 @@ ct_lookup_burst(struct ct_table *t, const struct sl_pkt_meta *const meta[],
 		if (unlikely(m->key.family == SL_FAMILY_NONE ||
 			     (m->frag & SL_FRAG_IS_FRAG)))
 			continue;
-		ct[i].sig = (uint32_t)sl_flow_hash(&m->key, t->hash_seed);
-		keys[nb_keys] = &m->key;
-		sigs[nb_keys++] = ct[i].sig;
+		ct[i].sig = (uint32_t)dp_flow_hash(&m->key, t->hash_seed);
+		rte_prefetch0(cache_slot(t, ct[i].sig));
 	}
-	if (nb_keys > 0)
-		rte_hash_lookup_with_hash_bulk(t->hash, keys, sigs, nb_keys, pos);
+	/* ... then the cache, prefetching the entries of its hits; what it
+	 * misses goes to rte_hash in one bulk lookup. */
+	for (uint16_t i = 0; i < n; i++) {
+		const struct sl_pkt_meta *m = meta[i];
+		const struct ct_cache_slot *c;
 
-	for (uint16_t i = 0, k = 0; i < n; i++) {
+		pos[i] = -1;
+		if (unlikely(m->key.family == SL_FAMILY_NONE ||
+			     (m->frag & SL_FRAG_IS_FRAG)))
+			continue;
+		c = cache_slot(t, ct[i].sig);
+		if (likely(c->pos >= 0 && c->sig == ct[i].sig &&
+			   key_equal(&c->key, &m->key))) {
+			pos[i] = c->pos;
+			rte_prefetch0(&t->entries[c->pos]);
+			continue;
+		}
+		keys[nb_keys] = &m->key;
+		sigs[nb_keys] = ct[i].sig;
+		from[nb_keys++] = i;
+	}
+	if (nb_keys > 0) {
+		rte_hash_lookup_with_hash_bulk(t->hash, keys, sigs, nb_keys,
+					       got);
+		for (uint32_t k = 0; k < nb_keys; k++) {
+			pos[from[k]] = got[k];
+			if (got[k] >= 0)
+				cache_fill(t, keys[k], sigs[k], got[k]);
+		}
+	}
+
+	for (uint16_t i = 0; i < n; i++) {
 		const struct sl_pkt_meta *m = meta[i];
 		struct ct_pkt *c = &ct[i];
 		struct ct_entry *e;
@@ -278,8 +364,7 @@ ct_lookup_burst(struct ct_table *t, const struct sl_pkt_meta *const meta[],
 		if (unlikely(nb_miss > 0 &&
 			     after_pending_miss(meta, ct, miss, nb_miss, i)))
 			return i;
-		e = pos[k] >= 0 ? &t->entries[pos[k]] : NULL;
-		k++;
+		e = pos[i] >= 0 ? &t->entries[pos[i]] : NULL;
 		if (e == NULL || unlikely(e->expires <= now)) {
 			/* No flow, or one expired but not yet aged out. */
 			c->stale = e == NULL ? -1 : (int32_t)(e - t->entries);
@@ -289,6 +374,7 @@ ct_lookup_burst(struct ct_table *t, const struct sl_pkt_meta *const meta[],
 			miss[nb_miss++] = i;
 			continue;
 		}
+		c->e = e;
 		c->entry = (int32_t)(e - t->entries);
 		c->dir = m->key_swapped == e->orig_swapped ? SL_CT_DIR_ORIG
 							   : SL_CT_DIR_REPLY;
@@ -320,6 +406,7 @@ ct_commit(struct ct_table *t, const struct sl_pkt_meta *m, struct ct_pkt *c,
 			return -ENOSPC;
 		}
 		t->count++;
+		cache_fill(t, &m->key, c->sig, pos);
 	}
 	e = &t->entries[pos];
 	*e = (struct ct_entry){
@@ -330,6 +417,7 @@ ct_commit(struct ct_table *t, const struct sl_pkt_meta *m, struct ct_pkt *c,
 		.orig_swapped = m->key_swapped,
 		.rule = { CT_NO_RULE, CT_NO_RULE },
 	};
+	c->e = e;
 	c->entry = pos;
 	c->stale = -1;
 	c->dir = SL_CT_DIR_ORIG;
@@ -351,6 +439,10 @@ ct_age(struct ct_table *t, uint64_t now, uint32_t budget)
 		t->age_cursor = pos + 1 == t->max_flows ? 0 : pos + 1;
 		if (e->state == SL_CTS_NONE || e->expires > now)
 			continue;
+		struct ct_cache_slot *c = cache_slot(t, e->sig);
+
+		if (c->pos == (int32_t)pos)
+			c->pos = -1;
 		if (rte_hash_get_key_with_position(t->hash, (int32_t)pos,
 						   &key) == 0 &&
 		    rte_hash_del_key_with_hash(t->hash, key, e->sig) >= 0) {
@@ -360,4 +452,12 @@ ct_age(struct ct_table *t, uint64_t now, uint32_t budget)
 		e->state = SL_CTS_NONE;
 	}
 	return removed;
+}
+
+uint64_t
+ct_age_interval(const struct ct_table *t, uint32_t budget, double sweep_s)
+{
+	double calls = (double)t->max_flows / (budget ? budget : 1);
+
+	return (uint64_t)(sweep_s * (double)rte_get_tsc_hz() / calls);
 }

@@ -53,7 +53,8 @@ struct ct_entry {
 
 /* What ct_lookup_burst learned about one packet. */
 struct ct_pkt {
-	int32_t entry;		/* index into the entries, -1: no flow */
+	struct ct_entry *e;	/* the flow's entry, NULL: no flow */
+	int32_t entry;		/* its index, -1: no flow */
 	int32_t stale;		/* no flow: an expired entry to reuse, or -1 */
 	uint32_t sig;
 	uint8_t ct;		/* one SL_CT_* bit */
@@ -103,5 +104,15 @@ int32_t ct_commit(struct ct_table *t, const struct sl_pkt_meta *meta,
 /* Examine up to budget slots from where the last call stopped and remove
  * the flows expired at now.  Returns how many were removed. */
 uint32_t ct_age(struct ct_table *t, uint64_t now, uint32_t budget);
+
+/*
+ * TSC ticks between ct_age calls of budget slots so that the whole table
+ * is swept once per sweep_s seconds.  Ageing only returns slots for new
+ * flows - a lookup already treats an expired entry as gone - so a sweep of
+ * a second or two is prompt enough, and pacing it keeps a worker from
+ * reading cold slots of a large table on every round.
+ */
+uint64_t ct_age_interval(const struct ct_table *t, uint32_t budget,
+			 double sweep_s);
 
 #endif /* SLUICE_DP_CONNTRACK_H */

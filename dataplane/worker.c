@@ -102,8 +102,7 @@ judge(struct dp_worker *w, const struct fw_gen *g, uint16_t in_port,
 
 		if (ct[j].entry >= 0 && ct[j].ct == SL_CT_ESTABLISHED &&
 		    !g->per_packet) {
-			const struct ct_entry *e = ct_table_entry(w->ct,
-								  ct[j].entry);
+			const struct ct_entry *e = ct[j].e;
 
 			if (e->gen == g->id && e->rule[ct[j].dir] != CT_NO_RULE &&
 			    e->in_port[ct[j].dir] == in_port) {
@@ -142,7 +141,7 @@ judge(struct dp_worker *w, const struct fw_gen *g, uint16_t in_port,
 		}
 		if (ct[j].entry >= 0 && ct[j].ct == SL_CT_ESTABLISHED &&
 		    !g->per_packet) {
-			struct ct_entry *e = ct_table_entry(w->ct, ct[j].entry);
+			struct ct_entry *e = ct[j].e;
 
 			if (e->gen != g->id) {
 				e->gen = (uint32_t)g->id;
@@ -274,8 +273,10 @@ flush_all(struct dp_worker *w)
 		txb_flush(w, w->tx_ports[i]);
 }
 
-/* Flows examined for ageing per round: bounds the cost of ageing. */
+/* Flows examined per ageing call, and how often the whole table is
+ * swept (see ct_age_interval). */
 #define DP_CT_AGE_BUDGET 64
+#define DP_CT_SWEEP_SECONDS 1.0
 
 int
 dp_worker_main(void *arg)
@@ -287,6 +288,9 @@ dp_worker_main(void *arg)
 	rte_rcu_qsbr_thread_register(run->qs, w->index);
 	rte_rcu_qsbr_thread_online(run->qs, w->index);
 	__atomic_store_n(&w->last_rx_tsc, rte_rdtsc(), __ATOMIC_RELAXED);
+	if (w->ct != NULL)
+		w->ct_age_interval = ct_age_interval(w->ct, DP_CT_AGE_BUDGET,
+						     DP_CT_SWEEP_SECONDS);
 	while (!__atomic_load_n(&run->stop, __ATOMIC_ACQUIRE)) {
 		/* One generation for the whole round. */
 		const struct fw_gen *g = __atomic_load_n(&run->fw,
@@ -296,8 +300,10 @@ dp_worker_main(void *arg)
 
 		for (uint16_t i = 0; i < w->nb_rxq; i++)
 			got += poll_rxq(w, g, &w->rxq[i], now);
-		if (w->ct != NULL)
+		if (w->ct != NULL && now >= w->ct_age_next) {
 			ct_age(w->ct, now, DP_CT_AGE_BUDGET);
+			w->ct_age_next = now + w->ct_age_interval;
+		}
 		rte_rcu_qsbr_quiescent(run->qs, w->index);
 		if (got == 0) {
 			__atomic_store_n(&w->empty_rounds, ++empty,

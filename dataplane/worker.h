@@ -62,6 +62,8 @@ struct dp_worker {
 	const uint16_t *egress;	/* cross-connect: ingress port -> egress */
 	struct dp_run *run;
 	struct ct_table *ct;	/* NULL: connection tracking off */
+	uint64_t ct_age_next;	/* TSC of the next ageing call */
+	uint64_t ct_age_interval;	/* TSC between ageing calls */
 
 	/* For --oneshot, read by the main lcore, written with __atomic: the
 	 * TSC of the last round that received packets, and how many rounds

@@ -13,6 +13,8 @@
 #include "sluice/drop_reason.h"
 #include "sluice/flow_key.h"
 
+#include "flow_hash.h"	/* dataplane/: the inlined copy */
+
 static void
 test_drop_reason_names_are_unique_and_round_trip(void **state)
 {
@@ -55,6 +57,26 @@ test_flow_key_is_the_same_for_both_directions(void **state)
 	assert_true(sl_flow_hash(&k1, 42) == sl_flow_hash(&k2, 42));
 }
 
+/* The dataplane's inlined hash is the same function as the library's. */
+static void
+test_inline_flow_hash_equals_the_library_hash(void **state)
+{
+	struct sl_flow_key k;
+	uint64_t x = 0x9e3779b97f4a7c15ull;
+
+	(void)state;
+	for (unsigned int i = 0; i < 10000; i++) {
+		uint8_t *b = (uint8_t *)&k;
+
+		for (unsigned int j = 0; j < sizeof(k); j++) {
+			x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+			b[j] = (uint8_t)x;
+		}
+		assert_true(dp_flow_hash(&k, x) == sl_flow_hash(&k, x));
+		assert_true(dp_flow_hash(&k, i) == sl_flow_hash(&k, i));
+	}
+}
+
 static void
 test_flow_key_orders_by_port_when_addresses_are_equal(void **state)
 {
@@ -89,6 +111,7 @@ main(void)
 		cmocka_unit_test(test_drop_reason_names_are_unique_and_round_trip),
 		cmocka_unit_test(test_drop_reason_out_of_range_is_unknown),
 		cmocka_unit_test(test_flow_key_is_the_same_for_both_directions),
+		cmocka_unit_test(test_inline_flow_hash_equals_the_library_hash),
 		cmocka_unit_test(test_flow_key_orders_by_port_when_addresses_are_equal),
 		cmocka_unit_test(test_flow_hash_is_xxh3_of_the_key_bytes_with_the_seed),
 	};
