@@ -297,6 +297,54 @@ test_packets_of_known_flows_are_walked_in_one_call(void **state)
 	ct_table_free(t);
 }
 
+/*
+ * The flow cache in front of the hash table must never hand out a position
+ * that ageing gave to another flow.  Fill a small table, age everything
+ * out, refill it with different flows (which reuse the positions) and check
+ * every old flow is gone and every new one finds its own entry.
+ */
+static void
+test_positions_reused_after_ageing_never_answer_the_old_flow(void **state)
+{
+	const uint32_t max = 1024;
+	struct ct_table *t = new_table(max);
+	uint64_t later = t0 + 31 * hz;
+
+	(void)state;
+	for (uint32_t i = 0; i < max; i++) {
+		struct sl_pkt_meta m = mk(17, 1, 2, (uint16_t)(1024 + i), 9, 0, 0);
+
+		assert_int_equal(pass(t, &m, t0), SL_CT_NEW);
+		assert_int_equal(pass(t, &m, t0), SL_CT_NEW);	/* cached now */
+	}
+	for (int round = 0; round < 64 && ct_table_count(t) > 0; round++)
+		ct_age(t, later, 100);
+	assert_int_equal(ct_table_count(t), 0);
+	for (uint32_t i = 0; i < max; i++) {
+		struct sl_pkt_meta m = mk(17, 3, 4, (uint16_t)(1024 + i), 9, 0, 0);
+		struct sl_pkt_meta r = mk(17, 4, 3, 9, (uint16_t)(1024 + i), 0, 0);
+
+		assert_int_equal(pass(t, &m, later), SL_CT_NEW);
+		assert_int_equal(pass(t, &r, later), SL_CT_ESTABLISHED);
+	}
+	for (uint32_t i = 0; i < max; i++) {
+		struct sl_pkt_meta old = mk(17, 1, 2, (uint16_t)(1024 + i), 9, 0, 0);
+		struct sl_pkt_meta m = mk(17, 3, 4, (uint16_t)(1024 + i), 9, 0, 0);
+		const struct sl_pkt_meta *v[2] = { &old, &m };
+		struct ct_pkt c[2];
+
+		/* old has no flow (the table is full, so it would not get
+		 * one), m finds its own established flow */
+		assert_int_equal(ct_lookup_burst(t, v, 2, later, c), 2);
+		assert_int_equal(c[0].entry, -1);
+		assert_null(c[0].e);
+		assert_int_equal(c[1].ct, SL_CT_ESTABLISHED);
+		assert_int_equal(c[1].entry, ct_find(t, &m.key, later));
+		assert_ptr_equal(c[1].e, ct_table_entry(t, c[1].entry));
+	}
+	ct_table_free(t);
+}
+
 static void
 test_one_million_flows_fit(void **state)
 {
@@ -327,6 +375,7 @@ main(int argc, char **argv)
 		cmocka_unit_test(test_full_table_refuses_new_flows_until_ageing_frees_them),
 		cmocka_unit_test(test_a_reply_in_the_burst_of_its_new_request_waits_for_the_commit),
 		cmocka_unit_test(test_packets_of_known_flows_are_walked_in_one_call),
+		cmocka_unit_test(test_positions_reused_after_ageing_never_answer_the_old_flow),
 		cmocka_unit_test(test_one_million_flows_fit),
 	};
 
