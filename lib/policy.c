@@ -30,6 +30,9 @@ sl_policy_new(void)
 #define SL_CT_TIMEOUT_DEFAULT_(name, dflt) p->settings.ct_timeouts.name = dflt;
 	SL_CT_TIMEOUTS(SL_CT_TIMEOUT_DEFAULT_)
 #undef SL_CT_TIMEOUT_DEFAULT_
+	p->settings.rt_icmp_errors = SL_POLICY_ICMP_ERRORS_DEFAULT;
+	p->settings.rt_max_routes_ipv4 = SL_POLICY_ROUTES_V4_DEFAULT;
+	p->settings.rt_max_routes_ipv6 = SL_POLICY_ROUTES_V6_DEFAULT;
 	p->default_action.type = SL_ACTION_DROP;
 	return p;
 }
@@ -341,6 +344,10 @@ sl_policy_equal(const struct sl_policy *a, const struct sl_policy *b)
 	    x->flow_hash_seed != y->flow_hash_seed ||
 	    x->ct_enabled != y->ct_enabled || x->ct_size != y->ct_size ||
 	    memcmp(&x->ct_timeouts, &y->ct_timeouts, sizeof(x->ct_timeouts)) ||
+	    x->rt_kernel_table != y->rt_kernel_table ||
+	    x->rt_icmp_errors != y->rt_icmp_errors ||
+	    x->rt_max_routes_ipv4 != y->rt_max_routes_ipv4 ||
+	    x->rt_max_routes_ipv6 != y->rt_max_routes_ipv6 ||
 	    a->n_ports != b->n_ports || a->n_rules != b->n_rules ||
 	    a->n_routes != b->n_routes || a->n_groups != b->n_groups ||
 	    !action_eq(&a->default_action, &b->default_action))

@@ -331,7 +331,8 @@ decode_list(struct dec *d, const struct sl_node *n, void **items,
 
 #define SETTINGS_FIELDS(_)			\
 	_(flow_hash_seed, f_flow_hash_seed)	\
-	_(conntrack, f_conntrack)
+	_(conntrack, f_conntrack)		\
+	_(routing, f_routing)
 
 #define CONNTRACK_FIELDS(_)		\
 	_(enabled, f_ct_enabled)	\
@@ -350,6 +351,12 @@ decode_list(struct dec *d, const struct sl_node *n, void **items,
 	_(udp_established, f_timeout_udp_established)	\
 	_(icmp, f_timeout_icmp)				\
 	_(other, f_timeout_other)
+
+#define ROUTING_FIELDS(_)			\
+	_(kernel_table, f_rt_kernel_table)	\
+	_(icmp_errors, f_rt_icmp_errors)	\
+	_(max_routes_ipv4, f_rt_max_routes_ipv4)	\
+	_(max_routes_ipv6, f_rt_max_routes_ipv6)
 
 #define PORT_FIELDS(_)			\
 	_(name, f_port_name)		\
@@ -428,6 +435,7 @@ decode_list(struct dec *d, const struct sl_node *n, void **items,
 	_(settings, SETTINGS_FIELDS)		\
 	_(conntrack, CONNTRACK_FIELDS)		\
 	_(timeouts, TIMEOUTS_FIELDS)		\
+	_(routing, ROUTING_FIELDS)		\
 	_(port, PORT_FIELDS)			\
 	_(rule, RULE_FIELDS)			\
 	_(port_range, PORT_RANGE_FIELDS)	\
@@ -577,6 +585,52 @@ f_ct_timeouts(struct dec *d, const struct sl_node *v, void *obj)
 	}
 SL_CT_TIMEOUTS(TIMEOUT_FN_)
 #undef TIMEOUT_FN_
+
+static void
+f_routing(struct dec *d, const struct sl_node *v, void *obj)
+{
+	DECODE(d, v, routing, obj, NULL);
+}
+
+static void
+f_rt_kernel_table(struct dec *d, const struct sl_node *v, void *obj)
+{
+	struct sl_settings *s = obj;
+	uint64_t x;
+
+	if (want_uint(d, v, 0, UINT32_MAX, &x))
+		s->rt_kernel_table = (uint32_t)x;
+}
+
+static void
+f_rt_icmp_errors(struct dec *d, const struct sl_node *v, void *obj)
+{
+	struct sl_settings *s = obj;
+	uint64_t x;
+
+	if (want_uint(d, v, 0, SL_POLICY_ICMP_ERRORS_MAX, &x))
+		s->rt_icmp_errors = (uint32_t)x;
+}
+
+static void
+f_rt_max_routes_ipv4(struct dec *d, const struct sl_node *v, void *obj)
+{
+	struct sl_settings *s = obj;
+	uint64_t x;
+
+	if (want_uint(d, v, SL_POLICY_ROUTES_MIN, SL_POLICY_ROUTES_V4_MAX, &x))
+		s->rt_max_routes_ipv4 = (uint32_t)x;
+}
+
+static void
+f_rt_max_routes_ipv6(struct dec *d, const struct sl_node *v, void *obj)
+{
+	struct sl_settings *s = obj;
+	uint64_t x;
+
+	if (want_uint(d, v, SL_POLICY_ROUTES_MIN, SL_POLICY_ROUTES_V6_MAX, &x))
+		s->rt_max_routes_ipv6 = (uint32_t)x;
+}
 
 /* ------------------------------------------------------------------------
  * ports

@@ -184,6 +184,7 @@ settings_json(struct enc *e, const struct sl_settings *s)
 	json_t *obj = json_object();
 	json_t *ct = json_object();
 	json_t *to = json_object();
+	json_t *rt = json_object();
 
 	set(e, obj, "flow_hash_seed", u64_json(s->flow_hash_seed));
 	set(e, ct, "enabled", json_boolean(s->ct_enabled));
@@ -194,6 +195,11 @@ settings_json(struct enc *e, const struct sl_settings *s)
 #undef SL_CT_TIMEOUT_ENC_
 	set(e, ct, "timeouts", to);
 	set(e, obj, "conntrack", ct);
+	set(e, rt, "kernel_table", json_integer(s->rt_kernel_table));
+	set(e, rt, "icmp_errors", json_integer(s->rt_icmp_errors));
+	set(e, rt, "max_routes_ipv4", json_integer(s->rt_max_routes_ipv4));
+	set(e, rt, "max_routes_ipv6", json_integer(s->rt_max_routes_ipv6));
+	set(e, obj, "routing", rt);
 	return obj;
 }
 

@@ -250,6 +250,22 @@ check_settings(struct val *v)
 	SL_CT_TIMEOUTS(SL_CT_TIMEOUT_CHECK_)
 #undef SL_CT_TIMEOUT_CHECK_
 	sl_path_pop(&v->path, old);
+
+	old = sl_path_push_key(&v->path, "settings.routing");
+	if (s->rt_icmp_errors > SL_POLICY_ICMP_ERRORS_MAX)
+		verr(v, "icmp_errors", "%u is out of range 0-%u",
+		     s->rt_icmp_errors, SL_POLICY_ICMP_ERRORS_MAX);
+	if (s->rt_max_routes_ipv4 < SL_POLICY_ROUTES_MIN ||
+	    s->rt_max_routes_ipv4 > SL_POLICY_ROUTES_V4_MAX)
+		verr(v, "max_routes_ipv4", "%u is out of range %u-%u",
+		     s->rt_max_routes_ipv4, SL_POLICY_ROUTES_MIN,
+		     SL_POLICY_ROUTES_V4_MAX);
+	if (s->rt_max_routes_ipv6 < SL_POLICY_ROUTES_MIN ||
+	    s->rt_max_routes_ipv6 > SL_POLICY_ROUTES_V6_MAX)
+		verr(v, "max_routes_ipv6", "%u is out of range %u-%u",
+		     s->rt_max_routes_ipv6, SL_POLICY_ROUTES_MIN,
+		     SL_POLICY_ROUTES_V6_MAX);
+	sl_path_pop(&v->path, old);
 }
 
 struct addr_key {

@@ -57,6 +57,13 @@
 #define SL_POLICY_CT_SIZE_MAX	(1u << 28)
 #define SL_POLICY_CT_SIZE_DEFAULT (1u << 20)
 #define SL_POLICY_TIMEOUT_MAX	604800	/* seconds (7 days) */
+#define SL_POLICY_ICMP_ERRORS_MAX 1000000	/* per second per worker */
+#define SL_POLICY_ICMP_ERRORS_DEFAULT 100
+#define SL_POLICY_ROUTES_MIN	1024	/* max_routes_ipv4 and _ipv6 */
+#define SL_POLICY_ROUTES_V4_MAX	(1u << 24)
+#define SL_POLICY_ROUTES_V4_DEFAULT (1u << 20)
+#define SL_POLICY_ROUTES_V6_MAX	(1u << 22)
+#define SL_POLICY_ROUTES_V6_DEFAULT (1u << 18)
 #define SL_POLICY_DPDK_PORT_MAX	65534	/* UINT16_MAX is kept for "no port" */
 #define SL_POLICY_VXLAN_PORT_DEFAULT 4789
 #define SL_POLICY_GENEVE_PORT_DEFAULT 6081
@@ -250,6 +257,10 @@ struct sl_settings {
 	bool ct_enabled;
 	uint32_t ct_size;		/* most flows tracked at once */
 	struct sl_ct_timeouts ct_timeouts;
+	uint32_t rt_kernel_table;	/* kernel table to mirror; 0: none */
+	uint32_t rt_icmp_errors;	/* ICMP errors/s per worker; 0: off */
+	uint32_t rt_max_routes_ipv4;	/* route table sizes */
+	uint32_t rt_max_routes_ipv6;
 };
 
 struct sl_policy {

@@ -105,6 +105,10 @@ test_yaml_and_json_of_the_same_policy_give_equal_models(void **state)
 	assert_int_equal(y->groups[1].targets[0].udp_port, 6081);
 	assert_int_equal(y->groups[0].targets[2].state, SL_TARGET_DRAINING);
 	assert_int_equal(y->routes[1].nexthops[1].weight, 1);
+	assert_int_equal(y->settings.rt_kernel_table, 254);
+	assert_int_equal(y->settings.rt_icmp_errors, 0);
+	assert_int_equal(y->settings.rt_max_routes_ipv4, 2097152);
+	assert_int_equal(y->settings.rt_max_routes_ipv6, 262144);
 	sl_policy_free(y);
 	sl_policy_free(j);
 }
@@ -241,6 +245,10 @@ test_empty_object_gives_every_default(void **state)
 	assert_int_equal(p->settings.ct_timeouts.tcp_established, 7200);
 	assert_int_equal(p->settings.ct_timeouts.udp_established, 180);
 	assert_int_equal(p->settings.ct_timeouts.other, 60);
+	assert_int_equal(p->settings.rt_kernel_table, 0);
+	assert_int_equal(p->settings.rt_icmp_errors, 100);
+	assert_int_equal(p->settings.rt_max_routes_ipv4, 1u << 20);
+	assert_int_equal(p->settings.rt_max_routes_ipv6, 1u << 18);
 	assert_int_equal(p->default_action.type, SL_ACTION_DROP);
 	assert_int_equal(p->n_rules + p->n_ports + p->n_routes + p->n_groups, 0);
 	assert_true(sl_policy_equal(p, q));
@@ -497,6 +505,31 @@ test_validate_reports_paths_of_a_model_built_in_code(void **state)
 }
 
 static void
+test_validate_checks_routing_settings_of_a_model_built_in_code(void **state)
+{
+	struct sl_policy *p = sl_policy_new();
+	struct sl_policy_errors errs;
+
+	(void)state;
+	p->settings.rt_icmp_errors = SL_POLICY_ICMP_ERRORS_MAX + 1;
+	p->settings.rt_max_routes_ipv4 = SL_POLICY_ROUTES_V4_MAX + 1;
+	p->settings.rt_max_routes_ipv6 = SL_POLICY_ROUTES_MIN - 1;
+	p->settings.rt_kernel_table = UINT32_MAX;	/* any table id is fine */
+	assert_int_equal(sl_policy_validate(p, &errs), -EINVAL);
+	assert_int_equal(errs.count, 3);
+	assert_string_equal(errs.list[0].path, "settings.routing.icmp_errors");
+	assert_string_equal(errs.list[1].path, "settings.routing.max_routes_ipv4");
+	assert_string_equal(errs.list[1].message,
+			    "16777217 is out of range 1024-16777216");
+	assert_string_equal(errs.list[2].path, "settings.routing.max_routes_ipv6");
+	p->settings.rt_icmp_errors = 0;
+	p->settings.rt_max_routes_ipv4 = SL_POLICY_ROUTES_MIN;
+	p->settings.rt_max_routes_ipv6 = SL_POLICY_ROUTES_V6_MAX;
+	assert_int_equal(sl_policy_validate(p, &errs), 0);
+	sl_policy_free(p);
+}
+
+static void
 test_every_loaded_policy_validates(void **state)
 {
 	struct sl_policy *p = load_fixture("rich.yaml");
@@ -542,6 +575,10 @@ test_equal_notices_each_kind_of_change(void **state)
 	} while (0)
 	CHANGED(q->generation++);
 	CHANGED(q->settings.ct_timeouts.icmp++);
+	CHANGED(q->settings.rt_kernel_table = 0);
+	CHANGED(q->settings.rt_icmp_errors++);
+	CHANGED(q->settings.rt_max_routes_ipv4--);
+	CHANGED(q->settings.rt_max_routes_ipv6++);
 	CHANGED(q->ports[0].addrs[1].len--);
 	CHANGED(q->ports[1].devargs[0] = 'x');
 	CHANGED(q->rules[0].match.dport.hi++);
@@ -784,6 +821,7 @@ main(void)
 		cmocka_unit_test(test_yaml_scalars_follow_the_core_schema),
 		cmocka_unit_test(test_load_file_picks_the_format_by_name_then_content),
 		cmocka_unit_test(test_validate_reports_paths_of_a_model_built_in_code),
+		cmocka_unit_test(test_validate_checks_routing_settings_of_a_model_built_in_code),
 		cmocka_unit_test(test_every_loaded_policy_validates),
 		cmocka_unit_test(test_dup_is_an_equal_independent_copy),
 		cmocka_unit_test(test_equal_notices_each_kind_of_change),
