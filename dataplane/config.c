@@ -272,8 +272,10 @@ static void
 config_defaults(struct dp_config *cfg)
 {
 	memset(cfg, 0, sizeof(*cfg));
-	for (unsigned int i = 0; i < RTE_MAX_ETHPORTS; i++)
+	for (unsigned int i = 0; i < RTE_MAX_ETHPORTS; i++) {
 		cfg->egress[i] = DP_NO_PORT;
+		cfg->twin[i] = DP_NO_PORT;
+	}
 	cfg->burst = 32;
 	cfg->mbuf_size = 2048 + 128;
 	cfg->rxd = 1024;

@@ -11,11 +11,21 @@
 #include <stdio.h>
 
 #include <rte_config.h>
+#include <rte_ether.h>
 
 #include "parse.h"
 
 /* Egress value meaning "this ingress port forwards nowhere". */
 #define DP_NO_PORT UINT16_MAX
+
+/* What a port does with what it receives. */
+enum dp_port_kind {
+	DP_PORT_XCONNECT = 0,	/* judged, then out of its egress port */
+	DP_PORT_ROUTED,		/* judged, then routed */
+	DP_PORT_TWIN,		/* a routed port's kernel TAP twin: what the
+				 * kernel sends leaves by the routed port,
+				 * unjudged (it is the appliance's own) */
+};
 
 /* Largest --burst; bursts are parsed in chunks of SL_PARSE_BURST_MAX. */
 #define DP_BURST_MAX 256
@@ -28,9 +38,13 @@ struct dp_config {
 	/* Device names, kept for reports made after the ports are closed. */
 	char port_name[RTE_MAX_ETHPORTS][64];
 
-	/* Cross-connect: egress port for each ingress port id. */
+	/* Cross-connect: egress port for each ingress port id (a twin's
+	 * egress is its routed port). */
 	uint16_t egress[RTE_MAX_ETHPORTS];
 	bool xconnect_given;
+	uint8_t port_kind[RTE_MAX_ETHPORTS];	/* enum dp_port_kind */
+	uint16_t twin[RTE_MAX_ETHPORTS];	/* routed port -> its twin */
+	struct rte_ether_addr mac[RTE_MAX_ETHPORTS];	/* once set up */
 
 	/* Worker lcores; empty until resolved against the EAL lcores. */
 	unsigned int workers[RTE_MAX_LCORE];

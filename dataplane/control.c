@@ -18,6 +18,7 @@ dp_control_load(struct dp_control *c, struct dp_config *cfg)
 	int ret;
 
 	memset(c, 0, sizeof(*c));
+	c->cfg = cfg;
 	c->policy_file = cfg->policy_file;
 	c->next_gen_id = 1;
 	if (c->policy_file == NULL)
@@ -89,6 +90,29 @@ create_ct_tables(struct dp_control *c)
 	return 0;
 }
 
+/* The routing stage, when the policy has routed ports: the table and the
+ * twins, then each worker's view of them. */
+static int
+start_routing(struct dp_control *c)
+{
+	const struct sl_settings *s = &c->policy->settings;
+	int ret = dp_router_start(&c->router, c->cfg, c->policy, c->port_of,
+				  c->run->qs, c->nb_workers);
+
+	if (ret != 0 || c->router.rt == NULL)
+		return ret;
+	for (unsigned int i = 0; i < c->nb_workers; i++) {
+		struct dp_worker *w = &c->workers[i];
+
+		w->rt = c->router.rt;
+		w->wantq = rt_wantq(c->router.rt, i);
+		w->port_addrs = c->router.addrs;
+		w->hash_seed = s->flow_hash_seed;
+		icmp_limit_init(&w->icmp, s->rt_icmp_errors);
+	}
+	return 0;
+}
+
 int
 dp_control_start(struct dp_control *c, struct dp_run *run,
 		 struct dp_worker *workers, unsigned int nb_workers)
@@ -112,7 +136,7 @@ dp_control_start(struct dp_control *c, struct dp_run *run,
 	if (g == NULL)
 		return -EINVAL;
 	__atomic_store_n(&run->fw, g, __ATOMIC_RELEASE);
-	return 0;
+	return start_routing(c);
 }
 
 int
@@ -163,6 +187,9 @@ dp_control_reload(struct dp_control *c)
 			       " lost: out of memory", old->id);
 		fw_free(old);
 	}
+	if (dp_router_apply(&c->router, p, c->port_of) != 0)
+		DP_LOG(WARNING, "reload: routing changes partly applied "
+		       "(errors above)");
 	sl_policy_free(c->policy);
 	c->policy = p;
 	c->reloads++;
@@ -191,8 +218,15 @@ dp_control_print_rules(const struct dp_control *c, FILE *out)
 }
 
 void
+dp_control_poll(struct dp_control *c)
+{
+	dp_router_poll(&c->router);
+}
+
+void
 dp_control_stop(struct dp_control *c)
 {
+	dp_router_stop(&c->router);
 	if (c->run != NULL) {
 		fw_free(c->run->fw);
 		c->run->fw = NULL;

@@ -18,6 +18,7 @@
 
 #include "config.h"
 #include "fw.h"
+#include "router.h"
 #include "worker.h"
 
 struct dp_control {
@@ -29,6 +30,8 @@ struct dp_control {
 	struct dp_run *run;
 	struct dp_worker *workers;
 	unsigned int nb_workers;
+	const struct dp_config *cfg;	/* the resolved configuration */
+	struct dp_router router;	/* routed ports: routes, twins */
 };
 
 /*
@@ -50,6 +53,10 @@ int dp_control_start(struct dp_control *c, struct dp_run *run,
  * Returns 0, or -errno after logging why (the old generation stays).
  */
 int dp_control_reload(struct dp_control *c);
+
+/* Control-thread housekeeping between two supervision ticks: the routing
+ * stage's kernel events and resolution requests. */
+void dp_control_poll(struct dp_control *c);
 
 /* Per-rule counters of the generation in force. */
 void dp_control_print_rules(const struct dp_control *c, FILE *out);

@@ -81,6 +81,9 @@ workers_create(const struct dp_config *cfg, struct dp_run *run,
 		workers[i].burst = cfg->burst;
 		workers[i].parse = parse;
 		workers[i].egress = cfg->egress;
+		workers[i].port_kind = cfg->port_kind;
+		workers[i].twin = cfg->twin;
+		workers[i].port_mac = cfg->mac;
 		workers[i].run = run;
 	}
 	return workers;
@@ -124,7 +127,8 @@ supervise(const struct dp_config *cfg, const struct dp_worker *workers,
 	uint64_t next_stats = rte_rdtsc() + cfg->stats_interval * hz;
 
 	while (signal_received == 0) {
-		rte_delay_us_sleep(10 * 1000);
+		rte_delay_us_sleep(5 * 1000);
+		dp_control_poll(ctl);
 		if (reload_requested) {
 			reload_requested = 0;
 			dp_control_reload(ctl);
@@ -137,6 +141,8 @@ supervise(const struct dp_config *cfg, const struct dp_worker *workers,
 		if (cfg->stats_interval != 0 && rte_rdtsc() >= next_stats) {
 			dp_counters_print(stdout, cfg, workers,
 					  cfg->nb_workers);
+			dp_router_print(&ctl->router, stdout);
+			fflush(stdout);
 			next_stats += cfg->stats_interval * hz;
 		}
 	}

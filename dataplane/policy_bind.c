@@ -68,6 +68,55 @@ bind_one(const struct sl_port *sp, uint16_t *id, char *err, size_t err_size)
 	return 0;
 }
 
+/*
+ * Give a routed port its kernel twin: a TAP interface named like the port,
+ * with the port's MAC, probed as one more DPDK port (net_tap).  Packets for
+ * the appliance go to the twin; what the kernel sends through the twin
+ * (ARP and ND answers, ICMP, BGP) leaves by the routed port.
+ */
+static int
+probe_twin(const struct sl_port *sp, uint16_t port, struct dp_config *cfg,
+	   char *err, size_t err_size)
+{
+	char devargs[160], name[RTE_ETH_NAME_MAX_LEN];
+	struct rte_ether_addr mac;
+	uint16_t twin;
+	int ret;
+
+	ret = rte_eth_macaddr_get(port, &mac);
+	if (ret != 0) {
+		dp_errf(err, err_size, "port %s: cannot read its MAC: %s",
+			sp->name, rte_strerror(-ret));
+		return -EINVAL;
+	}
+	snprintf(name, sizeof(name), "net_tap_sl_%s", sp->name);
+	snprintf(devargs, sizeof(devargs), "%s,iface=%s,mac="
+		 RTE_ETHER_ADDR_PRT_FMT, name, sp->name,
+		 RTE_ETHER_ADDR_BYTES(&mac));
+	if (rte_eth_dev_get_port_by_name(name, &twin) != 0) {
+		ret = rte_dev_probe(devargs);
+		if (ret != 0 || rte_eth_dev_get_port_by_name(name, &twin) != 0) {
+			dp_errf(err, err_size, "port %s: cannot create its "
+				"kernel twin (TAP interface %s): %s; is there "
+				"already an interface of that name, and "
+				"/dev/net/tun?", sp->name, sp->name,
+				ret ? rte_strerror(-ret) : "no ethdev");
+			return -EINVAL;
+		}
+	}
+	if (cfg->nb_ports >= RTE_MAX_ETHPORTS) {
+		dp_errf(err, err_size, "port %s: no room for its twin",
+			sp->name);
+		return -EINVAL;
+	}
+	cfg->ports[cfg->nb_ports++] = twin;
+	cfg->port_kind[port] = DP_PORT_ROUTED;
+	cfg->port_kind[twin] = DP_PORT_TWIN;
+	cfg->twin[port] = twin;
+	cfg->egress[twin] = port;
+	return 0;
+}
+
 int
 dp_policy_bind(const struct sl_policy *p, struct dp_config *cfg,
 	       uint16_t *port_of, char *err, size_t err_size)
@@ -104,6 +153,12 @@ dp_policy_bind(const struct sl_policy *p, struct dp_config *cfg,
 		peer = sl_policy_find_port(p, sp->peer);
 		cfg->egress[port_of[i]] = port_of[peer];
 	}
+	for (size_t i = 0; i < p->n_ports; i++) {
+		if (p->ports[i].mode == SL_PORT_MODE_ROUTE &&
+		    probe_twin(&p->ports[i], port_of[i], cfg, err,
+			       err_size) != 0)
+			return -EINVAL;
+	}
 	cfg->xconnect_given = true;
 	return 0;
 }
@@ -112,20 +167,6 @@ int
 dp_policy_check_supported(const struct sl_policy *p, char *err,
 			  size_t err_size)
 {
-	for (size_t i = 0; i < p->n_ports; i++) {
-		if (p->ports[i].mode == SL_PORT_MODE_ROUTE) {
-			dp_errf(err, err_size, "ports[%zu] (%s): mode route "
-				"needs the routing stage, which this build "
-				"does not have yet; use mode xconnect", i,
-				p->ports[i].name);
-			return -ENOTSUP;
-		}
-	}
-	if (p->n_routes > 0) {
-		dp_errf(err, err_size, "routes: this build has no routing "
-			"stage yet; remove the routes");
-		return -ENOTSUP;
-	}
 	for (size_t i = 0; i <= p->n_rules; i++) {
 		const struct sl_action *a = i < p->n_rules
 			? &p->rules[i].action : &p->default_action;
@@ -178,6 +219,14 @@ dp_policy_same_ports(const struct sl_policy *a, const struct sl_policy *b,
 	if (!same) {
 		dp_errf(err, err_size, "the ports changed: restart the "
 			"dataplane to apply a new port layout");
+		return -EINVAL;
+	}
+	if (a->settings.rt_kernel_table != b->settings.rt_kernel_table ||
+	    a->settings.rt_max_routes_ipv4 != b->settings.rt_max_routes_ipv4 ||
+	    a->settings.rt_max_routes_ipv6 != b->settings.rt_max_routes_ipv6) {
+		dp_errf(err, err_size, "settings.routing (kernel_table or "
+			"table sizes) changed: restart the dataplane to apply "
+			"them");
 		return -EINVAL;
 	}
 	if (a->settings.ct_enabled != b->settings.ct_enabled ||

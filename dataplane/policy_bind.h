@@ -32,16 +32,17 @@ int dp_policy_bind(const struct sl_policy *p, struct dp_config *cfg,
 		   uint16_t *port_of, char *err, size_t err_size);
 
 /*
- * Refuse what this build cannot enforce rather than ignore it: routes and
- * routed ports, replicate and steer actions.  Returns 0 or -ENOTSUP with
+ * Refuse what this build cannot enforce rather than ignore it: replicate
+ * and steer actions, ct rules without connection tracking.  Returns 0 or -ENOTSUP with
  * the reason in err.
  */
 int dp_policy_check_supported(const struct sl_policy *p, char *err,
 			      size_t err_size);
 
 /*
- * Whether a reloaded policy keeps the running port bindings (ports cannot
- * change without a restart).  Returns 0 or -EINVAL with the reason.
+ * Whether a reloaded policy keeps the running port bindings and the
+ * settings sized at start (ports, conntrack, flow hash seed, route table
+ * sizes and the mirrored kernel table cannot change without a restart).  Returns 0 or -EINVAL with the reason.
  */
 int dp_policy_same_ports(const struct sl_policy *old_p,
 			 const struct sl_policy *new_p, char *err,

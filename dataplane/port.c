@@ -204,27 +204,45 @@ configure_port(const struct dp_config *cfg, uint16_t p,
 	return 0;
 }
 
+/* Give every worker a TX buffer for port (once). */
+static int
+add_tx_buffer(const struct dp_config *cfg, struct dp_worker *workers,
+	      uint16_t port)
+{
+	for (unsigned int w = 0; w < cfg->nb_workers; w++) {
+		struct dp_worker *wk = &workers[w];
+
+		if (wk->txb[port] != NULL)
+			continue;
+		wk->txb[port] = rte_zmalloc_socket("sl_txb",
+			sizeof(struct dp_txb), RTE_CACHE_LINE_SIZE,
+			(int)rte_lcore_to_socket_id(wk->lcore));
+		if (wk->txb[port] == NULL)
+			return -ENOMEM;
+		wk->tx_ports[wk->nb_tx_ports++] = port;
+	}
+	return 0;
+}
+
+/* TX buffers for every port a packet can leave by: cross-connect and twin
+ * egress ports; for a routed port, itself (routes lead there) and its
+ * twin. */
 static int
 setup_tx_buffers(const struct dp_config *cfg, struct dp_worker *workers)
 {
 	for (unsigned int i = 0; i < cfg->nb_ports; i++) {
-		uint16_t out = cfg->egress[cfg->ports[i]];
+		uint16_t p = cfg->ports[i];
+		int ret = 0;
 
-		if (out == DP_NO_PORT)
-			continue;
-		for (unsigned int w = 0; w < cfg->nb_workers; w++) {
-			struct dp_worker *wk = &workers[w];
-			unsigned int lcore = wk->lcore;
-
-			if (wk->txb[out] != NULL)
-				continue;
-			wk->txb[out] = rte_zmalloc_socket("sl_txb",
-				sizeof(struct dp_txb), RTE_CACHE_LINE_SIZE,
-				(int)rte_lcore_to_socket_id(lcore));
-			if (wk->txb[out] == NULL)
-				return -ENOMEM;
-			wk->tx_ports[wk->nb_tx_ports++] = out;
+		if (cfg->egress[p] != DP_NO_PORT)
+			ret = add_tx_buffer(cfg, workers, cfg->egress[p]);
+		if (ret == 0 && cfg->port_kind[p] == DP_PORT_ROUTED) {
+			ret = add_tx_buffer(cfg, workers, p);
+			if (ret == 0)
+				ret = add_tx_buffer(cfg, workers, cfg->twin[p]);
 		}
+		if (ret != 0)
+			return ret;
 	}
 	return 0;
 }
@@ -269,8 +287,10 @@ dp_ports_setup(struct dp_config *cfg, struct dp_worker *workers,
 
 		ret = configure_port(cfg, p, &plan[i],
 				     pools->pool[port_socket(p)]);
-		if (ret == 0)
+		if (ret == 0) {
 			started = i + 1;
+			ret = rte_eth_macaddr_get(p, &cfg->mac[p]);
+		}
 	}
 	if (ret == 0)
 		ret = setup_tx_buffers(cfg, workers);

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * The hot path: RX burst -> parse -> conntrack and firewall (with a policy)
- * -> (route and replication stages plug in here) -> cross-connect ->
- * per-port TX buffers.
+ * -> route (routed ports, route_stage.c) or cross-connect -> per-port TX
+ * buffers.  A routed port's TAP twin goes straight out of its port.
  *
  * Every packet a worker receives leaves in exactly one of two ways: queued
  * for its egress port (and so handed to the PMD, or counted as tx_full when
@@ -19,59 +19,9 @@
 #include <rte_rcu_qsbr.h>
 
 #include "config.h"
+#include "route_stage.h"
 #include "worker.h"
-
-/*
- * Hand a port's held packets to its TX queue.  What the queue refuses is
- * counted as tx_full and freed: tx counters were raised when the packets
- * were queued, so they come down again here.
- */
-static inline void
-txb_flush(struct dp_worker *w, uint16_t port)
-{
-	struct dp_txb *b = w->txb[port];
-	uint16_t sent;
-
-	if (b->n == 0)
-		return;
-	sent = rte_eth_tx_burst(port, (uint16_t)w->index, b->pkts, b->n);
-	if (unlikely(sent < b->n)) {
-		struct dp_port_counters *pc = &w->ctr.port[port];
-
-		for (uint16_t i = sent; i < b->n; i++) {
-			pc->tx_bytes -= b->pkts[i]->pkt_len;
-			rte_pktmbuf_free(b->pkts[i]);
-		}
-		pc->tx_packets -= b->n - sent;
-		pc->tx_dropped += b->n - sent;
-		w->ctr.drops[SL_DROP_TX_FULL] += b->n - sent;
-	}
-	b->n = 0;
-}
-
-/* Queue n (<= SL_PARSE_BURST_MAX) packets of bytes bytes for port. */
-static inline void
-txb_add(struct dp_worker *w, uint16_t port, struct rte_mbuf *const pkts[],
-	uint16_t n, uint64_t bytes)
-{
-	struct dp_txb *b = w->txb[port];
-
-	if (b->n + n > DP_TXB_SIZE)
-		txb_flush(w, port);
-	memcpy(&b->pkts[b->n], pkts, sizeof(pkts[0]) * n);
-	b->n += n;
-	w->ctr.port[port].tx_packets += n;
-	w->ctr.port[port].tx_bytes += bytes;
-}
-
-static inline void
-drop_pkt(struct dp_counters *ctr, uint16_t in_port, struct rte_mbuf *m,
-	 unsigned int reason)
-{
-	ctr->drops[reason]++;
-	ctr->port[in_port].rx_dropped++;
-	rte_pktmbuf_free(m);
-}
+#include "worker_tx.h"
 
 /*
  * Connection tracking and the firewall for nb IP packets, in order: packet
@@ -232,6 +182,10 @@ process_chunk(struct dp_worker *w, const struct fw_gen *g, uint16_t in_port,
 	}
 	if (g != NULL)
 		firewall_stage(w, g, in_port, meta, data, n, now);
+	if (w->port_kind[in_port] == DP_PORT_ROUTED) {
+		dp_route_chunk(w, in_port, pkts, data, meta, n, now);
+		return;
+	}
 	if (unlikely(out_port == DP_NO_PORT)) {
 		for (uint16_t i = 0; i < n; i++)
 			if (meta[i].drop_reason == SL_DROP_NONE)
@@ -251,6 +205,24 @@ process_chunk(struct dp_worker *w, const struct fw_gen *g, uint16_t in_port,
 		txb_add(w, out_port, fwd, nb_fwd, bytes);
 }
 
+/*
+ * What the kernel sends through a routed port's TAP twin leaves by that
+ * port as it is: the appliance's own ARP and ND answers, ICMP, routing
+ * protocols.  Not parsed, not judged.
+ */
+static void
+twin_chunk(struct dp_worker *w, uint16_t twin, struct rte_mbuf **pkts,
+	   uint16_t n)
+{
+	uint64_t bytes = 0;
+
+	for (uint16_t i = 0; i < n; i++)
+		bytes += pkts[i]->pkt_len;
+	w->ctr.port[twin].rx_packets += n;
+	w->ctr.port[twin].rx_bytes += bytes;
+	txb_add(w, w->egress[twin], pkts, n, bytes);
+}
+
 static inline uint16_t
 poll_rxq(struct dp_worker *w, const struct fw_gen *g, const struct dp_rxq *q,
 	 uint64_t now)
@@ -258,6 +230,12 @@ poll_rxq(struct dp_worker *w, const struct fw_gen *g, const struct dp_rxq *q,
 	struct rte_mbuf *pkts[DP_BURST_MAX];
 	uint16_t n = rte_eth_rx_burst(q->port, q->queue, pkts, w->burst);
 
+	if (unlikely(w->port_kind[q->port] == DP_PORT_TWIN)) {
+		for (uint16_t done = 0; done < n; done += SL_PARSE_BURST_MAX)
+			twin_chunk(w, q->port, pkts + done,
+				   RTE_MIN(n - done, SL_PARSE_BURST_MAX));
+		return n;
+	}
 	for (uint16_t done = 0; done < n; done += SL_PARSE_BURST_MAX) {
 		uint16_t chunk = RTE_MIN(n - done, SL_PARSE_BURST_MAX);
 

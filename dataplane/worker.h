@@ -16,7 +16,9 @@
 #include "conntrack.h"
 #include "counters.h"
 #include "fw.h"
+#include "icmp_error.h"
 #include "parse.h"
+#include "router.h"
 
 struct rte_rcu_qsbr;
 
@@ -60,6 +62,16 @@ struct dp_worker {
 
 	sl_parse_burst_fn parse;
 	const uint16_t *egress;	/* cross-connect: ingress port -> egress */
+	const uint8_t *port_kind;	/* enum dp_port_kind, by port */
+
+	/* The routing stage (route_stage.c); rt NULL: no routed port. */
+	const struct rt_table *rt;
+	struct rt_wantq *wantq;		/* this worker's resolution requests */
+	const uint16_t *twin;		/* routed port -> its TAP twin */
+	const struct rte_ether_addr *port_mac;	/* by port */
+	const struct dp_port_addrs *port_addrs;	/* by port: ICMP sources */
+	uint64_t hash_seed;		/* flow hash, for ECMP */
+	struct icmp_limit icmp;		/* ICMP errors this worker may send */
 	struct dp_run *run;
 	struct ct_table *ct;	/* NULL: connection tracking off */
 	uint64_t ct_age_next;	/* TSC of the next ageing call */

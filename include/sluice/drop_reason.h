@@ -57,10 +57,20 @@
 	_(RULE, "rule", "dropped by a firewall rule or the default action")   \
 	_(CT_FULL, "ct_full",                                                  \
 	  "new flow accepted but the connection table is full")              \
+	/* routing */                                                          \
+	_(NO_ROUTE, "no_route", "no route to the destination")               \
+	_(TTL_EXPIRED, "ttl_expired",                                          \
+	  "TTL or hop limit would reach zero")                                 \
+	_(NO_NEIGH, "no_neigh",                                                \
+	  "the next hop's link-layer address is not resolved yet")            \
+	_(MARTIAN, "martian",                                                  \
+	  "source or destination address that is never routed")               \
 	/* dataplane */                                                        \
 	_(HDR_SPLIT, "hdr_split",                                              \
 	  "headers continue past the first segment of the buffer")             \
 	_(NO_EGRESS, "no_egress", "the ingress port has no egress configured")\
+	_(OTHER_HOST, "other_host",                                            \
+	  "routed port: unicast frame addressed to another station's MAC")   \
 	_(TX_FULL, "tx_full",                                                  \
 	  "the egress port did not take the packet (queue full, link down)")
 
