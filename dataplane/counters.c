@@ -15,6 +15,7 @@
 #include "config.h"
 #include "counters.h"
 #include "fw.h"
+#include "router.h"
 #include "worker.h"
 
 static void
@@ -164,6 +165,23 @@ counters_json(const struct dp_config *cfg, const struct dp_worker *workers,
 			    json_pack("{s:i, s:i}", "size", (int)rep->mempool_size,
 				      "available_at_exit",
 				      (int)rep->mempool_avail));
+	if (rep->router != NULL && rep->router->rt != NULL) {
+		struct rt_stats st;
+
+		rt_stats(rep->router->rt, &st);
+		json_object_set_new(root, "routing", json_pack(
+			"{s:i, s:i, s:i, s:i, s:i, s:i, s:I}",
+			"ipv4", (int)st.prefixes[0], "ipv6", (int)st.prefixes[1],
+			"connected", (int)(st.routes[0][RT_SRC_CONNECTED] +
+					   st.routes[1][RT_SRC_CONNECTED]),
+			"static", (int)(st.routes[0][RT_SRC_STATIC] +
+					st.routes[1][RT_SRC_STATIC]),
+			"kernel", (int)(st.routes[0][RT_SRC_KERNEL] +
+					st.routes[1][RT_SRC_KERNEL]),
+			"neighbours", (int)st.neighbours,
+			"kernel_not_mirrored",
+			(json_int_t)rep->router->kernel_skipped));
+	}
 	if (rep->fw != NULL) {
 		json_object_set_new(root, "rules", rules_json(rep->fw));
 		json_object_set_new(root, "policy", json_pack(

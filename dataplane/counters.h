@@ -8,6 +8,8 @@
 #ifndef SLUICE_DP_COUNTERS_H
 #define SLUICE_DP_COUNTERS_H
 
+struct dp_router;
+
 #include <stdint.h>
 #include <stdio.h>
 
@@ -53,6 +55,7 @@ struct dp_report {
 	unsigned int reloads;		/* generations published after start */
 	unsigned int mempool_size;	/* mbufs in the pools ... */
 	unsigned int mempool_avail;	/* ... and back in them now */
+	const struct dp_router *router;	/* NULL: no routed ports */
 };
 
 /*

@@ -252,6 +252,7 @@ main(int argc, char **argv)
 			.reloads = ctl.reloads,
 			.mempool_size = pool_size,
 			.mempool_avail = pool_avail,
+			.router = &ctl.router,
 		};
 
 		ret = dp_counters_write_json(cfg.stats_file, &cfg, workers,
