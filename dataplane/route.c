@@ -1495,3 +1495,19 @@ rt_free(struct rt_table *t)
 	free(t->group_free);
 	free(t);
 }
+
+unsigned int
+rt_for_each_gateway(const struct rt_table *t, rt_unresolved_fn fn, void *arg)
+{
+	unsigned int n = 0;
+
+	for (uint32_t id = 0; id < t->max_nh; id++) {
+		const struct rt_nh *nh = &t->nhs[id];
+
+		if (t->nh_ctl[id].refs == 0 || !(nh->flags & RT_NH_GATEWAY))
+			continue;
+		fn(arg, nh->port, nh->family, nh->gateway);
+		n++;
+	}
+	return n;
+}

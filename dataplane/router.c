@@ -19,6 +19,15 @@
 #define ROUTER_POLL_MS 5
 #define ROUTER_NL_BATCH 4096
 
+/*
+ * How often the gateways in use are re-confirmed with the kernel.  Linux
+ * moves an entry nobody confirms to STALE after 15-45 s (base_reachable_
+ * time) and may collect a STALE one after 60 s (gc_stale_time); asking it
+ * to resolve a STALE entry makes it probe and confirm it, and a REACHABLE
+ * one costs nothing.
+ */
+#define ROUTER_REFRESH_S 10
+
 static const struct dp_router_port *
 port_by_ifindex(const struct dp_router *r, int ifindex)
 {
@@ -368,6 +377,10 @@ dp_router_poll(struct dp_router *r)
 	if (sl_nl_poll(r->nl, ROUTER_NL_BATCH) < 0)
 		DP_LOG(WARNING, "netlink: %s", sl_nl_errmsg(r->nl));
 	rt_take_unresolved(r->rt, now, on_unresolved, r);
+	if (now >= r->next_refresh) {
+		r->next_refresh = now + rte_get_tsc_hz() * ROUTER_REFRESH_S;
+		rt_for_each_gateway(r->rt, on_unresolved, r);
+	}
 	rt_reclaim(r->rt, false);
 }
 

@@ -66,6 +66,7 @@ struct dp_router {
 	uint64_t kernel_skipped;
 	uint64_t kernel_errors;	/* rt_set refused (table full, ...) */
 	uint64_t next_poll;	/* TSC */
+	uint64_t next_refresh;	/* TSC: re-confirm the gateways in use */
 };
 
 /*
