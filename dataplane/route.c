@@ -1496,18 +1496,15 @@ rt_free(struct rt_table *t)
 	free(t);
 }
 
-unsigned int
-rt_for_each_gateway(const struct rt_table *t, rt_unresolved_fn fn, void *arg)
+bool
+rt_is_gateway(const struct rt_table *t, uint16_t port, uint8_t family,
+	      const uint8_t *addr)
 {
-	unsigned int n = 0;
+	struct nh_key k = { .port = port, .flags = RT_NH_GATEWAY,
+			    .family = family };
+	uint32_t id;
 
-	for (uint32_t id = 0; id < t->max_nh; id++) {
-		const struct rt_nh *nh = &t->nhs[id];
-
-		if (t->nh_ctl[id].refs == 0 || !(nh->flags & RT_NH_GATEWAY))
-			continue;
-		fn(arg, nh->port, nh->family, nh->gateway);
-		n++;
-	}
-	return n;
+	memcpy(k.gateway, addr, family == SL_FAMILY_IPV4 ? 4 : 16);
+	id = nh_find(t, &k, nh_hash(&k));
+	return id != 0 && t->nh_ctl[id].refs > 0;
 }

@@ -190,14 +190,10 @@ typedef void (*rt_unresolved_fn)(void *arg, uint16_t port, uint8_t family,
 unsigned int rt_take_unresolved(struct rt_table *t, uint64_t now,
 				rt_unresolved_fn fn, void *arg);
 
-/*
- * Call fn for the gateway of every next hop a route uses (control thread).
- * The dataplane's own forwarding never refreshes the kernel's neighbour
- * entries, so the caller asks the kernel to re-confirm them now and then.
- * Returns how many fn got.
- */
-unsigned int rt_for_each_gateway(const struct rt_table *t, rt_unresolved_fn fn,
-				 void *arg);
+/* Whether (port, family, addr) is the gateway of a next hop some route
+ * uses (control thread). */
+bool rt_is_gateway(const struct rt_table *t, uint16_t port, uint8_t family,
+		   const uint8_t *addr);
 
 /* Free what a grace period has passed for; wait for one when wait.
  * Returns how many objects are still waiting. */

@@ -80,14 +80,17 @@ dp_route_chunk(struct dp_worker *w, uint16_t in_port, struct rte_mbuf *pkts[],
 		struct sl_pkt_meta *m = &meta[i];
 		const struct rt_result *r = &res[k];
 
+		/* A packet that would be forwarded expires here whether or
+		 * not its next hop is resolved yet (as in Linux). */
+		if (unlikely(m->ttl <= 1 && (r->verdict == RT_FORWARD ||
+					     r->verdict == RT_UNRESOLVED))) {
+			m->drop_reason = SL_DROP_TTL_EXPIRED;
+			send_icmp_error(w, in_port, pkts[i], m,
+					ICMP_ERROR_TIME_EXCEEDED, now);
+			continue;
+		}
 		switch (r->verdict) {
 		case RT_FORWARD:
-			if (unlikely(m->ttl <= 1)) {
-				m->drop_reason = SL_DROP_TTL_EXPIRED;
-				send_icmp_error(w, in_port, pkts[i], m,
-						ICMP_ERROR_TIME_EXCEEDED, now);
-				break;
-			}
 			rt_rewrite(rte_pktmbuf_mtod(pkts[i], uint8_t *), m,
 				   &w->port_mac[r->port], r->mac);
 			out[i] = r->port;

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <linux/neighbour.h>
 #include <linux/rtnetlink.h>
 
 #include <rte_cycles.h>
@@ -18,15 +19,6 @@
 /* How often dp_router_poll does its work, and how much per call. */
 #define ROUTER_POLL_MS 5
 #define ROUTER_NL_BATCH 4096
-
-/*
- * How often the gateways in use are re-confirmed with the kernel.  Linux
- * moves an entry nobody confirms to STALE after 15-45 s (base_reachable_
- * time) and may collect a STALE one after 60 s (gc_stale_time); asking it
- * to resolve a STALE entry makes it probe and confirm it, and a REACHABLE
- * one costs nothing.
- */
-#define ROUTER_REFRESH_S 10
 
 static const struct dp_router_port *
 port_by_ifindex(const struct dp_router *r, int ifindex)
@@ -111,6 +103,18 @@ on_neigh(void *arg, bool add, const struct sl_nl_neigh *kn)
 	memcpy(mac.addr_bytes, kn->lladdr, RTE_ETHER_ADDR_LEN);
 	rt_neigh_update(r->rt, p->port, kn->addr.family, kn->addr.addr,
 			add && kn->has_lladdr ? &mac : NULL);
+	/*
+	 * The dataplane's forwarding never confirms the kernel's entries, so
+	 * a gateway in use goes STALE and could be collected.  A STALE entry
+	 * asked to resolve moves to DELAY and is probed, keeping its MAC
+	 * meanwhile; PERMANENT and NOARP entries never go STALE (asking them
+	 * to resolve would turn a static entry into a probe).
+	 */
+	if (add && kn->state == NUD_STALE && r->nb_stale < DP_ROUTER_STALE_MAX &&
+	    rt_is_gateway(r->rt, p->port, kn->addr.family, kn->addr.addr)) {
+		r->stale[r->nb_stale].port = p->port;
+		r->stale[r->nb_stale++].addr = kn->addr;
+	}
 }
 
 static void
@@ -377,10 +381,10 @@ dp_router_poll(struct dp_router *r)
 	if (sl_nl_poll(r->nl, ROUTER_NL_BATCH) < 0)
 		DP_LOG(WARNING, "netlink: %s", sl_nl_errmsg(r->nl));
 	rt_take_unresolved(r->rt, now, on_unresolved, r);
-	if (now >= r->next_refresh) {
-		r->next_refresh = now + rte_get_tsc_hz() * ROUTER_REFRESH_S;
-		rt_for_each_gateway(r->rt, on_unresolved, r);
-	}
+	for (unsigned int i = 0; i < r->nb_stale; i++)
+		on_unresolved(r, r->stale[i].port, r->stale[i].addr.family,
+			      r->stale[i].addr.addr);
+	r->nb_stale = 0;
 	rt_reclaim(r->rt, false);
 }
 

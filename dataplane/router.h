@@ -32,6 +32,10 @@
 struct sl_nl;
 struct rte_rcu_qsbr;
 
+/* STALE gateway neighbours re-confirmed per poll; more wait for the
+ * next STALE report or for a packet to find them gone. */
+#define DP_ROUTER_STALE_MAX 256
+
 /* A routed port and its twin, as the kernel knows it. */
 struct dp_router_port {
 	uint16_t port;		/* the routed DPDK port */
@@ -66,7 +70,13 @@ struct dp_router {
 	uint64_t kernel_skipped;
 	uint64_t kernel_errors;	/* rt_set refused (table full, ...) */
 	uint64_t next_poll;	/* TSC */
-	uint64_t next_refresh;	/* TSC: re-confirm the gateways in use */
+	/* Gateways the kernel reported STALE, to re-confirm after the
+	 * netlink poll (a handler may not call back into the session). */
+	struct {
+		uint16_t port;
+		struct sl_prefix addr;
+	} stale[DP_ROUTER_STALE_MAX];
+	unsigned int nb_stale;
 };
 
 /*

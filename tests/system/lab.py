@@ -346,13 +346,17 @@ class Dataplane:
              directory is removed on stop()
     eal      a whole EAL argument list instead of eal_args(prefix, lcores,
              hugepages); give it the same --file-prefix as prefix
+    netns    run it in that network namespace (`ip netns exec`, which execs:
+             the process is still the dataplane itself, so pid and signals
+             reach it directly)
     """
 
     # Logged once per port when it has started (dataplane/port.c).
     READY_RE = re.compile(r"port (\d+) \([^)]*\): \d+ rx queue")
 
     def __init__(self, vdevs, args=(), workdir=None, prefix=None, eal=None,
-                 lcores=None, hugepages=False, binary=None, stats_file=True):
+                 lcores=None, hugepages=False, binary=None, stats_file=True,
+                 netns=None):
         self.prefix = prefix or "sl-" + unique_tag()
         self.workdir = workdir or tempfile.mkdtemp(prefix=self.prefix + ".")
         self.binary = binary or dataplane_binary()
@@ -365,7 +369,9 @@ class Dataplane:
         app = list(args)
         if self.stats_path:
             app += ["--stats-file", self.stats_path]
-        self.argv = [self.binary] + self.eal
+        self.netns = netns
+        self.argv = ([] if netns is None else ["ip", "netns", "exec", netns]) + \
+            [self.binary] + self.eal
         for v in self.vdevs:
             self.argv += ["--vdev", v]
         self.argv += ["--"] + app
