@@ -45,6 +45,9 @@ struct dp_config {
 	uint8_t port_kind[RTE_MAX_ETHPORTS];	/* enum dp_port_kind */
 	uint16_t twin[RTE_MAX_ETHPORTS];	/* routed port -> its twin */
 	struct rte_ether_addr mac[RTE_MAX_ETHPORTS];	/* once set up */
+	/* The policy has groups: copies share mbufs (refcounts above one,
+	 * chains), so no TX queue may use MBUF_FAST_FREE. */
+	bool shared_mbufs;
 
 	/* Worker lcores; empty until resolved against the EAL lcores. */
 	unsigned int workers[RTE_MAX_LCORE];

@@ -10,6 +10,7 @@
 #include "control.h"
 #include "log.h"
 #include "policy_bind.h"
+#include "rep.h"
 
 int
 dp_control_load(struct dp_control *c, struct dp_config *cfg)
@@ -31,6 +32,7 @@ dp_control_load(struct dp_control *c, struct dp_config *cfg)
 	if (ret == 0)
 		ret = dp_policy_bind(c->policy, cfg, c->port_of, err,
 				     sizeof(err));
+	cfg->shared_mbufs = c->policy->n_groups > 0;
 	if (ret != 0) {
 		fprintf(stderr, "%s: %s\n", c->policy_file, err);
 		sl_policy_free(c->policy);
@@ -49,6 +51,14 @@ build_gen(struct dp_control *c, const struct sl_policy *p)
 
 	if (g == NULL) {
 		DP_LOG(ERR, "%s: %s", c->policy_file, err);
+		return NULL;
+	}
+	g->rep = rep_build(p, c->port_of,
+			   c->router.rt != NULL ? dp_router_source : NULL,
+			   &c->router, err, sizeof(err));
+	if (g->rep == NULL) {
+		DP_LOG(ERR, "%s: %s", c->policy_file, err);
+		fw_free(g);
 		return NULL;
 	}
 	c->next_gen_id++;
@@ -119,6 +129,7 @@ dp_control_start(struct dp_control *c, struct dp_run *run,
 {
 	size_t sz = rte_rcu_qsbr_get_memsize(nb_workers);
 	struct fw_gen *g;
+	int ret;
 
 	c->run = run;
 	c->workers = workers;
@@ -132,11 +143,16 @@ dp_control_start(struct dp_control *c, struct dp_run *run,
 		return 0;
 	if (create_ct_tables(c) != 0)
 		return -ENOMEM;
+	/* Routes first: tunnel targets take their source address from the
+	 * route to their remote. */
+	ret = start_routing(c);
+	if (ret != 0)
+		return ret;
 	g = build_gen(c, c->policy);
 	if (g == NULL)
 		return -EINVAL;
 	__atomic_store_n(&run->fw, g, __ATOMIC_RELEASE);
-	return start_routing(c);
+	return 0;
 }
 
 int

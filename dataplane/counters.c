@@ -41,6 +41,10 @@ dp_counters_sum(const struct dp_worker *workers, unsigned int nb_workers,
 			add_port(&total->port[p], &c->port[p]);
 		for (unsigned int r = 0; r < SL_DROP_MAX; r++)
 			total->drops[r] += c->drops[r];
+		total->rep_copies += c->rep_copies;
+		total->rep_short += c->rep_short;
+		total->rep_failed += c->rep_failed;
+		total->rep_steered += c->rep_steered;
 	}
 }
 
@@ -97,6 +101,12 @@ dp_counters_print(FILE *out, const struct dp_config *cfg,
 		any = true;
 	}
 	fprintf(out, "%s\n", any ? "" : " none");
+	if (total.rep_copies || total.rep_short || total.rep_failed ||
+	    total.rep_steered)
+		fprintf(out, "replication: copies %" PRIu64 ", short %" PRIu64
+			", failed %" PRIu64 ", steered %" PRIu64 "\n",
+			total.rep_copies, total.rep_short, total.rep_failed,
+			total.rep_steered);
 	fflush(out);
 }
 
@@ -161,6 +171,11 @@ counters_json(const struct dp_config *cfg, const struct dp_worker *workers,
 	json_object_set_new(root, "ports", ports);
 	json_object_set_new(root, "workers", wks);
 	json_object_set_new(root, "drops", drops);
+	json_object_set_new(root, "replication", json_pack(
+		"{s:I, s:I, s:I, s:I}", "copies", (json_int_t)total.rep_copies,
+		"short", (json_int_t)total.rep_short,
+		"failed", (json_int_t)total.rep_failed,
+		"steered", (json_int_t)total.rep_steered));
 	json_object_set_new(root, "mempool",
 			    json_pack("{s:i, s:i}", "size", (int)rep->mempool_size,
 				      "available_at_exit",

@@ -8,8 +8,6 @@
 #ifndef SLUICE_DP_COUNTERS_H
 #define SLUICE_DP_COUNTERS_H
 
-struct dp_router;
-
 #include <stdint.h>
 #include <stdio.h>
 
@@ -35,10 +33,16 @@ struct dp_port_counters {
 struct dp_counters {
 	struct dp_port_counters port[RTE_MAX_ETHPORTS];
 	uint64_t drops[SL_DROP_MAX];
+	/* The replication stage (rep_stage.h). */
+	uint64_t rep_copies;	/* copies sent */
+	uint64_t rep_short;	/* packets with fewer live targets than copies */
+	uint64_t rep_failed;	/* copies not made: no mbuf, no outer route */
+	uint64_t rep_steered;	/* packets steered to a target */
 } __rte_cache_aligned;
 
 struct dp_worker;
 struct dp_config;
+struct dp_router;
 struct fw_gen;
 
 /* Sum of every worker's counters. */

@@ -28,6 +28,7 @@
 #include "sluice/pkt_meta.h"
 #include "sluice/policy.h"
 
+struct rep_gen;
 struct rte_acl_ctx;
 struct hs_database;
 struct hs_scratch;
@@ -58,6 +59,9 @@ struct fw_gen {
 	uint8_t uses_ct;	/* some rule matches on `ct` */
 	uint8_t per_packet;	/* some rule looks at per-packet fields
 				 * (tcp_flags, payload): no verdict caching */
+	uint8_t rep_actions;	/* some rule (or default) replicates or
+				 * steers: the replication stage runs */
+	struct rep_gen *rep;	/* the groups (rep.h); freed with the gen */
 	struct fw_rule *rules;	/* n_rules + 1: the last is the default */
 	char **rule_ids;	/* for counters and traces */
 
@@ -75,6 +79,9 @@ struct fw_gen {
 	 * the control thread touches it. */
 	struct fw_rule_counter *carried;	/* [n_rules + 1] */
 };
+
+/* No rule judged the packet (it is not IP): it passes. */
+#define FW_NO_RULE UINT32_MAX
 
 /* What the stage decided for one packet. */
 struct fw_verdict {

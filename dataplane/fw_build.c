@@ -18,6 +18,7 @@
 #include "fw.h"
 #include "fw_key.h"
 #include "log.h"
+#include "rep.h"
 
 /* Names of rte_acl contexts must be unique in the process. */
 static uint64_t acl_seq;
@@ -444,6 +445,9 @@ fw_build(const struct sl_policy *p, const uint16_t *port_of,
 	g->rules[g->n_rules].copies = p->default_action.copies;
 	g->rules[g->n_rules].group = p->default_action.group
 		? sl_policy_find_group(p, p->default_action.group) : -1;
+	for (uint32_t i = 0; i <= g->n_rules; i++)
+		g->rep_actions |= g->rules[i].action == SL_ACTION_REPLICATE ||
+				  g->rules[i].action == SL_ACTION_STEER;
 	g->rule_ids[g->n_rules] = strdup("default");
 	if (g->rule_ids[g->n_rules] == NULL)
 		goto fail;
@@ -471,6 +475,7 @@ fw_free(struct fw_gen *g)
 		if (g->scratch[w] != NULL)
 			hs_free_scratch(g->scratch[w]);
 	hs_free_database(g->hs_db);
+	rep_free(g->rep);
 	free(g->hs_rule);
 	for (uint32_t i = 0; g->rule_ids && i <= g->n_rules; i++)
 		free(g->rule_ids[i]);

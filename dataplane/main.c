@@ -216,6 +216,8 @@ main(int argc, char **argv)
 		return EXIT_FAILURE;
 	}
 
+	for (unsigned int i = 0; i < cfg.nb_workers; i++)
+		workers[i].pool = dp_pools_for_lcore(&pools, workers[i].lcore);
 	for (unsigned int i = 0; i < cfg.nb_workers; i++) {
 		ret = rte_eal_remote_launch(dp_worker_main, &workers[i],
 					    workers[i].lcore);

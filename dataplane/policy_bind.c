@@ -167,23 +167,6 @@ int
 dp_policy_check_supported(const struct sl_policy *p, char *err,
 			  size_t err_size)
 {
-	for (size_t i = 0; i <= p->n_rules; i++) {
-		const struct sl_action *a = i < p->n_rules
-			? &p->rules[i].action : &p->default_action;
-
-		if (a->type != SL_ACTION_REPLICATE &&
-		    a->type != SL_ACTION_STEER)
-			continue;
-		if (i < p->n_rules)
-			dp_errf(err, err_size, "rules[%zu].action: %s needs "
-				"the replication stage, which this build does "
-				"not have yet", i, sl_action_name(a->type));
-		else
-			dp_errf(err, err_size, "default: %s needs the "
-				"replication stage, which this build does not "
-				"have yet", sl_action_name(a->type));
-		return -ENOTSUP;
-	}
 	if (!p->settings.ct_enabled) {
 		for (size_t i = 0; i < p->n_rules; i++) {
 			if (p->rules[i].match.fields & SL_MATCH_CT) {
@@ -219,6 +202,13 @@ dp_policy_same_ports(const struct sl_policy *a, const struct sl_policy *b,
 	if (!same) {
 		dp_errf(err, err_size, "the ports changed: restart the "
 			"dataplane to apply a new port layout");
+		return -EINVAL;
+	}
+	if ((a->n_groups == 0) != (b->n_groups == 0)) {
+		dp_errf(err, err_size, "groups: a policy with groups shares "
+			"mbufs between copies, which the ports must be set up "
+			"for: restart the dataplane to add the first group or "
+			"remove the last");
 		return -EINVAL;
 	}
 	if (a->settings.rt_kernel_table != b->settings.rt_kernel_table ||

@@ -32,8 +32,8 @@ int dp_policy_bind(const struct sl_policy *p, struct dp_config *cfg,
 		   uint16_t *port_of, char *err, size_t err_size);
 
 /*
- * Refuse what this build cannot enforce rather than ignore it: replicate
- * and steer actions, ct rules without connection tracking.  Returns 0 or -ENOTSUP with
+ * Refuse what this build cannot enforce rather than ignore it: ct rules
+ * without connection tracking.  Returns 0 or -ENOTSUP with
  * the reason in err.
  */
 int dp_policy_check_supported(const struct sl_policy *p, char *err,

@@ -156,8 +156,12 @@ configure_port(const struct dp_config *cfg, uint16_t p,
 		       "device decides which queue gets which flow", p,
 		       info.driver_name, plan->nb_rxq);
 	}
-	if (info.tx_offload_capa & RTE_ETH_TX_OFFLOAD_MBUF_FAST_FREE)
+	if (cfg->shared_mbufs) {
+		if (info.tx_offload_capa & RTE_ETH_TX_OFFLOAD_MULTI_SEGS)
+			conf.txmode.offloads |= RTE_ETH_TX_OFFLOAD_MULTI_SEGS;
+	} else if (info.tx_offload_capa & RTE_ETH_TX_OFFLOAD_MBUF_FAST_FREE) {
 		conf.txmode.offloads |= RTE_ETH_TX_OFFLOAD_MBUF_FAST_FREE;
+	}
 
 	ret = rte_eth_dev_configure(p, plan->nb_rxq, plan->nb_txq, &conf);
 	if (ret != 0) {
@@ -224,23 +228,14 @@ add_tx_buffer(const struct dp_config *cfg, struct dp_worker *workers,
 	return 0;
 }
 
-/* TX buffers for every port a packet can leave by: cross-connect and twin
- * egress ports; for a routed port, itself (routes lead there) and its
- * twin. */
+/* TX buffers for every port: any can be an egress (cross-connect peers,
+ * routes, twins, replication targets), and a buffer is small. */
 static int
 setup_tx_buffers(const struct dp_config *cfg, struct dp_worker *workers)
 {
 	for (unsigned int i = 0; i < cfg->nb_ports; i++) {
-		uint16_t p = cfg->ports[i];
-		int ret = 0;
+		int ret = add_tx_buffer(cfg, workers, cfg->ports[i]);
 
-		if (cfg->egress[p] != DP_NO_PORT)
-			ret = add_tx_buffer(cfg, workers, cfg->egress[p]);
-		if (ret == 0 && cfg->port_kind[p] == DP_PORT_ROUTED) {
-			ret = add_tx_buffer(cfg, workers, p);
-			if (ret == 0)
-				ret = add_tx_buffer(cfg, workers, cfg->twin[p]);
-		}
 		if (ret != 0)
 			return ret;
 	}
@@ -341,6 +336,19 @@ dp_pools_count(const struct dp_pools *pools, unsigned int *size,
 		*size += pools->pool[s]->size;
 		*avail += rte_mempool_avail_count(pools->pool[s]);
 	}
+}
+
+struct rte_mempool *
+dp_pools_for_lcore(const struct dp_pools *pools, unsigned int lcore)
+{
+	unsigned int s = rte_lcore_to_socket_id(lcore);
+
+	if (s < RTE_MAX_NUMA_NODES && pools->pool[s] != NULL)
+		return pools->pool[s];
+	for (s = 0; s < RTE_MAX_NUMA_NODES; s++)
+		if (pools->pool[s] != NULL)
+			return pools->pool[s];
+	return NULL;
 }
 
 void

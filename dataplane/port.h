@@ -38,6 +38,10 @@ void dp_ports_teardown(const struct dp_config *cfg, struct dp_worker *workers,
 void dp_pools_count(const struct dp_pools *pools, unsigned int *size,
 		    unsigned int *avail);
 
+/* The pool on lcore's socket, else any pool. */
+struct rte_mempool *dp_pools_for_lcore(const struct dp_pools *pools,
+				       unsigned int lcore);
+
 void dp_pools_free(struct dp_pools *pools);
 
 #endif /* SLUICE_DP_PORT_H */

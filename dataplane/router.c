@@ -414,3 +414,32 @@ dp_router_stop(struct dp_router *r)
 	rte_free(r->addrs);
 	r->addrs = NULL;
 }
+
+int
+dp_router_source(void *arg, const struct sl_prefix *remote, uint8_t *out)
+{
+	const struct dp_router *r = arg;
+	unsigned int alen = remote->family == SL_FAMILY_IPV4 ? 4 : 16;
+	struct sl_pkt_meta m;
+	const struct sl_pkt_meta *mp = &m;
+	const struct sl_prefix *a;
+	struct rt_result res;
+
+	if (r->rt == NULL)
+		return -ENETUNREACH;
+	/* The route to remote, as for a packet from remote itself (a valid
+	 * source, so the martian check stays out of the way). */
+	memset(&m, 0, sizeof(m));
+	m.key.family = remote->family;
+	memcpy(m.key.addr_lo, remote->addr, alen);
+	memcpy(m.key.addr_hi, remote->addr, alen);
+	rt_lookup_burst(r->rt, &mp, NULL, 0, 1, &res);
+	if (res.verdict != RT_FORWARD && res.verdict != RT_UNRESOLVED)
+		return -ENETUNREACH;
+	a = remote->family == SL_FAMILY_IPV4 ? &r->addrs[res.port].v4
+					     : &r->addrs[res.port].v6;
+	if (a->family == SL_FAMILY_NONE)
+		return -EADDRNOTAVAIL;
+	memcpy(out, a->addr, alen);
+	return 0;
+}

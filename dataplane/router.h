@@ -102,6 +102,13 @@ int dp_router_apply(struct dp_router *r, const struct sl_policy *p,
  * events, resolution requests, reclaiming retired table objects. */
 void dp_router_poll(struct dp_router *r);
 
+/*
+ * For tunnel targets without a `local` address (rep.h rep_source_fn, arg
+ * the router): the address of the port the route to remote leaves by.
+ * Returns 0, -ENETUNREACH (no route) or -EADDRNOTAVAIL.
+ */
+int dp_router_source(void *arg, const struct sl_prefix *remote, uint8_t *out);
+
 /* One line: routes per family and source, neighbours. */
 void dp_router_print(const struct dp_router *r, FILE *out);
 

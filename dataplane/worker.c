@@ -19,6 +19,7 @@
 #include <rte_rcu_qsbr.h>
 
 #include "config.h"
+#include "rep_stage.h"
 #include "route_stage.h"
 #include "worker.h"
 #include "worker_tx.h"
@@ -35,7 +36,7 @@ static void
 judge(struct dp_worker *w, const struct fw_gen *g, uint16_t in_port,
       struct sl_pkt_meta *meta, const struct sl_pkt_meta *const ip_meta[],
       const uint8_t *const data[], const uint16_t idx[], struct ct_pkt ct[],
-      uint16_t nb, uint64_t now)
+      uint16_t nb, uint64_t now, uint32_t rule_of[])
 {
 	const struct sl_pkt_meta *cls_meta[SL_PARSE_BURST_MAX];
 	const uint8_t *cls_data[SL_PARSE_BURST_MAX];
@@ -78,6 +79,7 @@ judge(struct dp_worker *w, const struct fw_gen *g, uint16_t in_port,
 	}
 
 	for (uint16_t j = 0; j < nb; j++) {
+		rule_of[idx[j]] = rule[j];
 		if (g->rules[rule[j]].action == SL_ACTION_DROP) {
 			meta[idx[j]].drop_reason = SL_DROP_RULE;
 			continue;
@@ -112,7 +114,7 @@ judge(struct dp_worker *w, const struct fw_gen *g, uint16_t in_port,
 static void
 firewall_stage(struct dp_worker *w, const struct fw_gen *g, uint16_t in_port,
 	       struct sl_pkt_meta *meta, const uint8_t *const data[],
-	       uint16_t n, uint64_t now)
+	       uint16_t n, uint64_t now, uint32_t rule_of[])
 {
 	const struct sl_pkt_meta *ip_meta[SL_PARSE_BURST_MAX];
 	uint16_t ip_idx[SL_PARSE_BURST_MAX];
@@ -138,7 +140,7 @@ firewall_stage(struct dp_worker *w, const struct fw_gen *g, uint16_t in_port,
 			k = left;
 		}
 		judge(w, g, in_port, meta, ip_meta + done, data, ip_idx + done,
-		      ct, k, now);
+		      ct, k, now, rule_of);
 	}
 }
 
@@ -180,8 +182,20 @@ process_chunk(struct dp_worker *w, const struct fw_gen *g, uint16_t in_port,
 			if (pkts[i]->nb_segs != 1)
 				meta[i].drop_reason = SL_DROP_HDR_SPLIT;
 	}
-	if (g != NULL)
-		firewall_stage(w, g, in_port, meta, data, n, now);
+	if (g != NULL) {
+		uint32_t rule_of[SL_PARSE_BURST_MAX];
+
+		for (uint16_t i = 0; i < n; i++)
+			rule_of[i] = FW_NO_RULE;
+		firewall_stage(w, g, in_port, meta, data, n, now, rule_of);
+		if (unlikely(g->rep_actions)) {
+			n = dp_rep_chunk(w, g, in_port, pkts, data, meta,
+					 rule_of, n, now);
+			bytes = 0;
+			for (uint16_t i = 0; i < n; i++)
+				bytes += pkts[i]->pkt_len;
+		}
+	}
 	if (w->port_kind[in_port] == DP_PORT_ROUTED) {
 		dp_route_chunk(w, in_port, pkts, data, meta, n, now);
 		return;

@@ -72,6 +72,10 @@ struct dp_worker {
 	const struct dp_port_addrs *port_addrs;	/* by port: ICMP sources */
 	uint64_t hash_seed;		/* flow hash, for ECMP */
 	struct icmp_limit icmp;		/* ICMP errors this worker may send */
+
+	/* The replication stage (rep_stage.c). */
+	struct rte_mempool *pool;	/* copies' header and clone mbufs */
+	uint16_t ip_id;			/* outer IPv4 ID of tunnel copies */
 	struct dp_run *run;
 	struct ct_table *ct;	/* NULL: connection tracking off */
 	uint64_t ct_age_next;	/* TSC of the next ageing call */

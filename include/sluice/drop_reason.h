@@ -69,6 +69,10 @@
 	_(HDR_SPLIT, "hdr_split",                                              \
 	  "headers continue past the first segment of the buffer")             \
 	_(NO_EGRESS, "no_egress", "the ingress port has no egress configured")\
+	_(NO_TARGET, "no_target",                                              \
+	  "steered to a group with no live target")                          \
+	_(NO_MBUF, "no_mbuf",                                                  \
+	  "no mbuf left to give a replicated packet its own headers")        \
 	_(OTHER_HOST, "other_host",                                            \
 	  "routed port: unicast frame addressed to another station's MAC")   \
 	_(TX_FULL, "tx_full",                                                  \
