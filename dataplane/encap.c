@@ -271,7 +271,8 @@ encap_copy(struct rte_mbuf *pkt, const struct encap_tunnel *t,
 		put16(l4, encap_udp_sport(flow_hash));
 		put16(l4 + 4, (uint16_t)(ip_total - ip_len));
 		if (!v4) {
-			uint16_t ck = udp6_cksum(ip, l4, UDP_HDR + VXLAN_HDR, c);
+			uint16_t ck = udp6_cksum(ip, l4, UDP_HDR + VXLAN_HDR,
+						 c);
 
 			memcpy(l4 + 6, &ck, 2);
 		}

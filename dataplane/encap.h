@@ -38,10 +38,11 @@
  * pktmbuf pool, data room 0 is enough (an indirect mbuf uses none).  Both
  * may be the same pool.
  *
- * Functions return the new mbuf or NULL when a pool is empty (or a chain
- * would pass RTE_MBUF_MAX_NB_SEGS); on NULL nothing was allocated and the
- * packet is as it was.  They are safe to call from any worker on its own
- * packets; struct encap_tunnel is read-only after encap_tunnel_init().
+ * Functions return the new mbuf or NULL when a pool is empty, a chain
+ * would pass RTE_MBUF_MAX_NB_SEGS, or (encap_copy) the outer datagram would
+ * pass 65,535 bytes; on NULL nothing is held and the packet is as it was.
+ * They are safe to call from any worker on its own packets; struct
+ * encap_tunnel is read-only after encap_tunnel_init().
  */
 #ifndef SLUICE_DP_ENCAP_H
 #define SLUICE_DP_ENCAP_H
@@ -62,7 +63,7 @@
 /* Compiled once per target on the control thread. */
 struct encap_tunnel {
 	uint8_t kind;		/* SL_TARGET_VXLAN, _GENEVE, _GRE */
-	uint8_t family;		/* outer IP family: SL_FAMILY_IPV4 or _IPV6 */
+	uint8_t family;		/* outer: SL_FAMILY_IPV4 or _IPV6 */
 	uint8_t ttl;		/* outer TTL / hop limit */
 	uint8_t hdr_len;	/* outer header bytes: encap_overhead() */
 	uint8_t local[16];	/* outer source, network order (IPv4: 0..3) */
@@ -73,7 +74,7 @@ struct encap_tunnel {
 	uint32_t key;		/* GRE */
 	/* The outer headers with MACs, lengths, IPv4 ID, checksums, UDP
 	 * source port and flow label zero: what every copy starts from. */
-	uint16_t ip4_sum;	/* one's complement sum of tmpl's IPv4 header */
+	uint16_t ip4_sum;	/* one's complement sum of tmpl's IPv4 hdr */
 	uint8_t tmpl[ENCAP_HDR_MAX];
 };
 
