@@ -265,6 +265,14 @@ flush_all(struct dp_worker *w)
 		txb_flush(w, w->tx_ports[i]);
 }
 
+/*
+ * A TAP twin's RX queue is polled every DP_TWIN_POLL_EVERY rounds (a power
+ * of two): each poll is a readv() system call, which polled every round
+ * cost as much as routing the packets themselves.  The kernel's own
+ * traffic (ARP and ND answers, BGP) waits a few tens of microseconds more.
+ */
+#define DP_TWIN_POLL_EVERY 64
+
 /* Flows examined per ageing call, and how often the whole table is
  * swept (see ct_age_interval). */
 #define DP_CT_AGE_BUDGET 64
@@ -276,6 +284,7 @@ dp_worker_main(void *arg)
 	struct dp_worker *w = arg;
 	struct dp_run *run = w->run;
 	uint64_t empty = 0;
+	uint32_t round = 0;
 
 	rte_rcu_qsbr_thread_register(run->qs, w->index);
 	rte_rcu_qsbr_thread_online(run->qs, w->index);
@@ -290,8 +299,12 @@ dp_worker_main(void *arg)
 		uint64_t now = rte_rdtsc();
 		uint32_t got = 0;
 
+		bool twins = (++round & (DP_TWIN_POLL_EVERY - 1)) == 0;
+
 		for (uint16_t i = 0; i < w->nb_rxq; i++)
-			got += poll_rxq(w, g, &w->rxq[i], now);
+			if (likely(w->port_kind[w->rxq[i].port] != DP_PORT_TWIN) ||
+			    twins)
+				got += poll_rxq(w, g, &w->rxq[i], now);
 		if (w->ct != NULL && now >= w->ct_age_next) {
 			ct_age(w->ct, now, DP_CT_AGE_BUDGET);
 			w->ct_age_next = now + w->ct_age_interval;
