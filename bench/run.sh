@@ -5,6 +5,7 @@
 #
 #   bench/run.sh [bench_dataplane.py options]            (as root)
 #   bench/run.sh firewall [bench_firewall.py options]    (issue 3)
+#   bench/run.sh route [bench_route.py options]          (issue 4)
 #
 # Reserves 2 MB hugepages (deploy/hugepages.sh), builds DPDK's l3fwd out of
 # tree (bench/l3fwd/build.sh), makes the traffic pcap once (scapy, under
@@ -32,6 +33,14 @@ if [ "${1:-}" = firewall ]; then
 	shift
 	script=bench_firewall.py
 	json=results-firewall.json
+elif [ "${1:-}" = route ]; then
+	# The routing benchmark (issue 4): testpmd io, l3fwd LPM and FIB and
+	# sluice-dataplane with a 1M-route Internet-shaped table, load times
+	# from the policy and from a kernel table (bench_route.py says how;
+	# results: bench/ROUTE_RESULTS.md, for docs/PERFORMANCE.md).
+	shift
+	script=bench_route.py
+	json=results-route.json
 fi
 
 case " $* " in
@@ -61,6 +70,34 @@ else
 fi
 
 l3fwd=$("$here/l3fwd/build.sh" "$build/bench-work/l3fwd" | tail -1)
+
+if [ "$script" = bench_route.py ]; then
+	# l3fwd compiles in its table sizes (65,536 routes with build.sh's
+	# patch): a second build from build.sh's patched sources plus
+	# l3fwd/l3fwd-lpm-1m.patch holds 2M routes in LPM and FIB mode and
+	# prints one line per table instead of one per route.
+	src=$(dirname "$l3fwd")/src
+	out=$build/bench-work/l3fwd-lpm1m
+	stamp=$(cat "$(dirname "$l3fwd")/stamp" "$here/l3fwd/l3fwd-lpm-1m.patch" |
+		sha256sum | cut -c1-16)
+	if [ ! -x "$out/l3fwd" ] || [ "$(cat "$out/stamp" 2>/dev/null)" != "$stamp" ]; then
+		echo "bench: building l3fwd with room for 1M routes in $out" >&2
+		rm -rf "$out"
+		mkdir -p "$out"
+		cp -r "$src" "$out/src"
+		rm -rf "$out/src/l3fwd/build"
+		(cd "$out/src/l3fwd" && patch -p1 --forward --quiet) \
+			<"$here/l3fwd/l3fwd-lpm-1m.patch"
+		make -C "$out/src/l3fwd" -j"$(nproc)" shared >"$out/make.log" 2>&1 || {
+			tail -30 "$out/make.log" >&2
+			echo "bench: make failed (log: $out/make.log)" >&2
+			exit 1
+		}
+		cp "$out/src/l3fwd/build/l3fwd-shared" "$out/l3fwd"
+		echo "$stamp" >"$out/stamp"
+	fi
+	l3fwd=$out/l3fwd
+fi
 
 if [ "$script" = bench_firewall.py ]; then
 	# OVS with DPDK is only a peer to measure against: installed here,
