@@ -214,6 +214,15 @@ fw_classify_burst(const struct fw_gen *g, unsigned int worker,
 	uint16_t n4 = 0, n6 = 0;
 	static const uint32_t no_match[FW_CATEGORIES];
 
+	if (g->n_rules == 0) {
+		/* Only the default action: nothing to classify (a router
+		 * without a firewall pays for its counters alone). */
+		for (uint16_t i = 0; i < n; i++)
+			out[i] = (struct fw_verdict){
+				.rule = 0, .action = g->rules[0].action };
+		fw_count_burst(g, worker, meta, out, n);
+		return;
+	}
 	for (uint16_t i = 0; i < n; i++) {
 		const struct sl_pkt_meta *m = meta[i];
 

@@ -112,11 +112,26 @@ dp_route_chunk(struct dp_worker *w, uint16_t in_port, struct rte_mbuf *pkts[],
 		}
 	}
 
+	/* Queue runs of packets for one egress port together: most of a
+	 * burst usually leaves by one port. */
+	struct rte_mbuf *run[SL_PARSE_BURST_MAX];
+	uint16_t nb_run = 0, run_port = UINT16_MAX;
+	uint64_t run_bytes = 0;
+
 	for (uint16_t i = 0; i < n; i++) {
 		if (unlikely(meta[i].drop_reason != SL_DROP_NONE)) {
 			drop_pkt(&w->ctr, in_port, pkts[i], meta[i].drop_reason);
 			continue;
 		}
-		txb_add(w, out[i], &pkts[i], 1, pkts[i]->pkt_len);
+		if (out[i] != run_port && nb_run > 0) {
+			txb_add(w, run_port, run, nb_run, run_bytes);
+			nb_run = 0;
+			run_bytes = 0;
+		}
+		run_port = out[i];
+		run[nb_run++] = pkts[i];
+		run_bytes += pkts[i]->pkt_len;
 	}
+	if (nb_run > 0)
+		txb_add(w, run_port, run, nb_run, run_bytes);
 }
