@@ -6,6 +6,7 @@
 #   bench/run.sh [bench_dataplane.py options]            (as root)
 #   bench/run.sh firewall [bench_firewall.py options]    (issue 3)
 #   bench/run.sh route [bench_route.py options]          (issue 4)
+#   bench/run.sh replication [bench_replication.py options] (issue 5)
 #
 # Reserves 2 MB hugepages (deploy/hugepages.sh), builds DPDK's l3fwd out of
 # tree (bench/l3fwd/build.sh), makes the traffic pcap once (scapy, under
@@ -41,6 +42,14 @@ elif [ "${1:-}" = route ]; then
 	shift
 	script=bench_route.py
 	json=results-route.json
+elif [ "${1:-}" = replication ]; then
+	# The replication benchmark (issue 5): testpmd io, sluice-dataplane
+	# with no replication, replicate R = 1, 2, 3 and steer to 4 net_null
+	# targets, then test_maglev's table build times (results:
+	# bench/REPLICATION_RESULTS.md).
+	shift
+	script=bench_replication.py
+	json=results-replication.json
 fi
 
 case " $* " in
