@@ -29,6 +29,7 @@
 
 #include "encap.h"
 #include "test_eal.h"
+#include "test_util.h"
 
 #define POOL_SIZE 1023
 #define HDR_ROOM (RTE_PKTMBUF_HEADROOM + 128)
@@ -46,24 +47,7 @@ static uint64_t rng_state = 0x9e3779b97f4a7c15ULL;
 static uint64_t
 rnd(void)
 {
-	rng_state ^= rng_state >> 12;
-	rng_state ^= rng_state << 25;
-	rng_state ^= rng_state >> 27;
-	return rng_state * 0x2545f4914f6cdd1dULL;
-}
-
-/* One's complement sum of big-endian 16-bit words (RFC 1071), byte by
- * byte: a reference that shares nothing with DPDK's. */
-static uint32_t
-ref_sum(const uint8_t *p, size_t len, uint32_t sum)
-{
-	for (size_t i = 0; i + 1 < len; i += 2)
-		sum += (uint32_t)p[i] << 8 | p[i + 1];
-	if (len & 1)
-		sum += (uint32_t)p[len - 1] << 8;
-	while (sum >> 16)
-		sum = (sum & 0xffff) + (sum >> 16);
-	return sum;
+	return test_rng(&rng_state);
 }
 
 static uint16_t
@@ -364,7 +348,7 @@ build_and_check(unsigned int i, struct enc_case *c, uint16_t *ip_id)
 		assert_int_equal(ip[9], udp ? 17 : 47);
 		assert_memory_equal(ip + 12, local4, 4);
 		assert_memory_equal(ip + 16, remote4, 4);
-		assert_int_equal(ref_sum(ip, 20, 0), 0xffff);
+		assert_int_equal(test_ref_sum(ip, 20, 0), 0xffff);
 		{
 			uint8_t h[20];
 			uint16_t want;
@@ -405,7 +389,7 @@ build_and_check(unsigned int i, struct enc_case *c, uint16_t *ip_id)
 			memcpy(ph, ip + 8, 32);
 			put16(ph + 34, (uint16_t)len);
 			ph[39] = 17;
-			assert_int_equal(ref_sum(l4, len, ref_sum(ph, 40, 0)),
+			assert_int_equal(test_ref_sum(l4, len, test_ref_sum(ph, 40, 0)),
 					 0xffff);
 		}
 		th = l4 + 8;

@@ -24,6 +24,8 @@
 #include "sluice/flow_key.h"
 #include "sluice/maglev.h"
 
+#include "test_util.h"
+
 #define M		SL_POLICY_MAGLEV_DEFAULT
 #define MG_SEED		0x5106ce5eedull
 #define FLOW_SEED	0x9e3779b97f4a7c15ull
@@ -39,22 +41,12 @@ static char ident[MAX_T][40];
 
 static uint16_t tab_a[M], tab_b[M], tab_c[M];
 
-static uint64_t
-rng(uint64_t *s)
-{
-	/* xorshift64*: deterministic across runs and hosts */
-	*s ^= *s >> 12;
-	*s ^= *s << 25;
-	*s ^= *s >> 27;
-	return *s * 0x2545f4914f6cdd1dull;
-}
-
 /* A random 5-tuple, one in four IPv6; returns its key for both directions. */
 static void
 random_flow(uint64_t *s, struct sl_flow_key *fwd, struct sl_flow_key *rev)
 {
 	uint8_t src[16] = { 0 }, dst[16] = { 0 };
-	uint64_t r = rng(s), a = rng(s), b = rng(s);
+	uint64_t r = test_rng(s), a = test_rng(s), b = test_rng(s);
 	bool v6 = (r & 3) == 0;
 	unsigned int len = v6 ? 16 : 4;
 	uint8_t proto = (r & 4) ? 6 : 17;
@@ -63,7 +55,7 @@ random_flow(uint64_t *s, struct sl_flow_key *fwd, struct sl_flow_key *rev)
 	memcpy(src, &a, 8);
 	memcpy(dst, &b, 8);
 	if (v6) {
-		uint64_t c = rng(s), d = rng(s);
+		uint64_t c = test_rng(s), d = test_rng(s);
 
 		memcpy(src + 8, &c, 8);
 		memcpy(dst + 8, &d, 8);
@@ -210,7 +202,7 @@ check_weighted(size_t n, uint64_t wseed)
 	double wsum = 0, max_tab = 0, max_flow = 0, max_flow_big = 0;
 
 	for (size_t i = 0; i < n; i++) {
-		w[i] = (uint16_t)(rng(&wseed) % 100 + 1);
+		w[i] = (uint16_t)(test_rng(&wseed) % 100 + 1);
 		wsum += w[i];
 	}
 	make_targets(t, n, w);
@@ -425,11 +417,11 @@ test_reordering_targets_keeps_every_entry_identity(void **state)
 
 	(void)state;
 	for (unsigned int i = 0; i < 100; i++)
-		w[i] = (uint16_t)(rng(&s) % 100 + 1);
+		w[i] = (uint16_t)(test_rng(&s) % 100 + 1);
 	make_targets(t, 100, w);
 	memcpy(shuf, t, sizeof(t));
 	for (unsigned int i = 99; i > 0; i--) {
-		unsigned int k = (unsigned int)(rng(&s) % (i + 1));
+		unsigned int k = (unsigned int)(test_rng(&s) % (i + 1));
 		struct sl_maglev_target tmp = shuf[i];
 
 		shuf[i] = shuf[k];
@@ -753,7 +745,7 @@ test_build_time_is_printed(void **state)
 	(void)state;
 	assert_non_null(table);
 	for (unsigned int i = 0; i < MAX_T; i++)
-		w[i] = (uint16_t)(rng(&s) % 100 + 1);
+		w[i] = (uint16_t)(test_rng(&s) % 100 + 1);
 	for (unsigned int c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
 		double best = 1e30;
 

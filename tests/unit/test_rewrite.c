@@ -26,6 +26,7 @@
 #include "rewrite.h"
 #include "route_lookup.h"
 #include "test_eal.h"
+#include "test_util.h"
 
 static struct rte_mempool *pool;
 
@@ -34,24 +35,7 @@ static uint64_t rng_state = 0x243f6a8885a308d3ULL;
 static uint64_t
 rnd(void)
 {
-	rng_state ^= rng_state >> 12;
-	rng_state ^= rng_state << 25;
-	rng_state ^= rng_state >> 27;
-	return rng_state * 0x2545f4914f6cdd1dULL;
-}
-
-/* One's complement sum of big-endian 16-bit words, folded (RFC 1071),
- * written out byte by byte: the independent reference. */
-static uint32_t
-ref_sum(const uint8_t *p, size_t len, uint32_t sum)
-{
-	for (size_t i = 0; i + 1 < len; i += 2)
-		sum += (uint32_t)p[i] << 8 | p[i + 1];
-	if (len & 1)
-		sum += (uint32_t)p[len - 1] << 8;
-	while (sum >> 16)
-		sum = (sum & 0xffff) + (sum >> 16);
-	return sum;
+	return test_rng(&rng_state);
 }
 
 /* ------------------------------------------------------------------------
@@ -106,7 +90,7 @@ make_sum_zero(uint8_t *ip)
 	uint32_t s;
 
 	ip[4] = ip[5] = ip[10] = ip[11] = 0;
-	s = ref_sum(ip, hlen, 0);
+	s = test_ref_sum(ip, hlen, 0);
 	ip[4] = (uint8_t)(~s >> 8);
 	ip[5] = (uint8_t)~s;
 }
@@ -129,7 +113,7 @@ rewrite_and_check(uint8_t *frame)
 		fail_msg("TTL %u: incremental %04x, recompute %04x", ttl, got,
 			 full_cksum(ip));
 	/* A receiver accepts it too. */
-	assert_int_equal(ref_sum(ip, (ip[0] & 0xf) * 4u, 0), 0xffff);
+	assert_int_equal(test_ref_sum(ip, (ip[0] & 0xf) * 4u, 0), 0xffff);
 	return got;
 }
 
@@ -219,7 +203,7 @@ test_rewrite_sets_macs_and_ttl_and_keeps_vlan_tags(void **state)
 	rt_rewrite(f, &m, &src, rt_mac_pack(&dst));
 	assert_memory_equal(f + 12, "\x81\x00\x00\x07\x08\x00", 6);
 	assert_int_equal(f[18 + 8], 8);
-	assert_int_equal(ref_sum(f + 18, (f[18] & 0xf) * 4u, 0), 0xffff);
+	assert_int_equal(test_ref_sum(f + 18, (f[18] & 0xf) * 4u, 0), 0xffff);
 }
 
 /* ------------------------------------------------------------------------
@@ -272,7 +256,7 @@ ipv4(struct frame *f, const uint8_t src[4], const uint8_t dst[4],
 	ip[9] = proto;
 	memcpy(ip + 12, src, 4);
 	memcpy(ip + 16, dst, 4);
-	set_cksum(ip, (uint16_t)~ref_sum(ip, 20, 0));
+	set_cksum(ip, (uint16_t)~test_ref_sum(ip, 20, 0));
 	ip[20] = b0;
 	ip[21] = b1;
 	ip[22] = 0;
@@ -368,14 +352,14 @@ test_icmpv4_time_exceeded_quotes_the_datagram_with_good_checksums(void **state)
 	assert_int_equal(ip[9], 1);
 	assert_memory_equal(ip + 12, port4, 4);
 	assert_memory_equal(ip + 16, src, 4);
-	assert_int_equal(ref_sum(ip, 20, 0), 0xffff);
+	assert_int_equal(test_ref_sum(ip, 20, 0), 0xffff);
 	assert_int_equal(rte_ipv4_cksum((const struct rte_ipv4_hdr *)ip), 0);
 	icmp = ip + 20;
 	assert_memory_equal(icmp, "\x0b\x00", 2);
 	assert_memory_equal(icmp + 4, "\0\0\0\0", 4);
 	/* The whole datagram as it arrived, not the Ethernet padding. */
 	assert_memory_equal(icmp + 8, f.b + 14, 128);
-	assert_int_equal(ref_sum(icmp, 8 + 128, 0), 0xffff);
+	assert_int_equal(test_ref_sum(icmp, 8 + 128, 0), 0xffff);
 	rte_pktmbuf_free(e);
 
 	/* A short datagram in a padded frame: no padding quoted. */
@@ -385,7 +369,7 @@ test_icmpv4_time_exceeded_quotes_the_datagram_with_good_checksums(void **state)
 	d = rte_pktmbuf_mtod(e, const uint8_t *);
 	assert_int_equal(rte_pktmbuf_pkt_len(e), 14 + 20 + 8 + 30);
 	assert_memory_equal(d + 34, "\x03\x00", 2);
-	assert_int_equal(ref_sum(d + 34, 8 + 30, 0), 0xffff);
+	assert_int_equal(test_ref_sum(d + 34, 8 + 30, 0), 0xffff);
 	rte_pktmbuf_free(e);
 }
 
@@ -405,10 +389,10 @@ test_icmpv4_error_stays_within_576_bytes_and_keeps_the_vlan(void **state)
 	assert_int_equal(rte_pktmbuf_pkt_len(e), 18 + 576);
 	assert_memory_equal(d + 12, "\x81\x00\x00\x2a\x08\x00", 6);
 	assert_int_equal(d[18 + 2] << 8 | d[18 + 3], 576);
-	assert_int_equal(ref_sum(d + 18, 20, 0), 0xffff);
+	assert_int_equal(test_ref_sum(d + 18, 20, 0), 0xffff);
 	assert_memory_equal(d + 18 + 20, "\x03\x00", 2);
 	assert_memory_equal(d + 18 + 28, f.b + 18, 576 - 28);
-	assert_int_equal(ref_sum(d + 18 + 20, 576 - 20, 0), 0xffff);
+	assert_int_equal(test_ref_sum(d + 18 + 20, 576 - 20, 0), 0xffff);
 	rte_pktmbuf_free(e);
 }
 
@@ -423,7 +407,7 @@ ref_sum6(const uint8_t *ip)
 	ph[34] = (uint8_t)(plen >> 8);
 	ph[35] = (uint8_t)plen;
 	ph[39] = 58;
-	return ref_sum(ip + 40, plen, ref_sum(ph, 40, 0));
+	return test_ref_sum(ip + 40, plen, test_ref_sum(ph, 40, 0));
 }
 
 static void

@@ -25,6 +25,7 @@
 
 #include "route.h"
 #include "test_eal.h"
+#include "test_util.h"
 
 #define SEED 0x5eedULL
 
@@ -36,10 +37,7 @@ static uint64_t rng_state = 0x9e3779b97f4a7c15ULL;
 static uint64_t
 rnd(void)
 {
-	rng_state ^= rng_state >> 12;
-	rng_state ^= rng_state << 25;
-	rng_state ^= rng_state >> 27;
-	return rng_state * 0x2545f4914f6cdd1dULL;
+	return test_rng(&rng_state);
 }
 
 static struct rt_table *
