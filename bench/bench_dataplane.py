@@ -316,6 +316,31 @@ def tsc_hz_from_log(path):
     return int(m.group(1)) * 1000 if m else None
 
 
+def run_summary(ok, tsc_hz, key="pps"):
+    """One configuration's passing runs (non-empty): median, min and max in
+    Mpps, the number of runs, cycles per packet (TSC Hz / median rate of
+    the one worker) and the medians of the worker's CPU share and of the
+    other CPU's load."""
+    med = statistics.median(r[key] for r in ok)
+    return {"mpps": med / 1e6,
+            "min": min(r[key] for r in ok) / 1e6,
+            "max": max(r[key] for r in ok) / 1e6, "n": len(ok),
+            "cycles": tsc_hz / med if tsc_hz and med else None,
+            "worker_cpu": statistics.median(r["worker_cpu"] for r in ok),
+            "cpu0_busy": statistics.median(r["cpu0_busy"] for r in ok)}
+
+
+def same_round_ratio(results, name, base, key="pps"):
+    """name's rate over base's within each round (runs minutes apart), as
+    (median, min, max) over the rounds both passed, or None.  The figure a
+    slow spell of the machine moves least."""
+    by_round = {r["round"]: r[key] for r in results.get(base, [])
+                if not r["errors"] and r[key] > 0}
+    xs = [r[key] / by_round[r["round"]] for r in results.get(name, [])
+          if not r["errors"] and r["round"] in by_round]
+    return (statistics.median(xs), min(xs), max(xs)) if xs else None
+
+
 def kernel_tsc_mhz():
     try:
         out = subprocess.run(["dmesg"], capture_output=True, text=True,
@@ -590,14 +615,8 @@ def main():
               f" {fmt_ratio(s['x_ceiling']):>9} {fmt_ratio(s['x_l3fwd']):>8}"
               f" {100 * s['worker_cpu']:9.1f}% {100 * s['cpu0_busy']:8.1f}%"
               f" {s['n']:>2}/{a.runs}")
-    # Ratios within each round (runs minutes apart), then their median:
-    # the figure least moved by a slow spell of the machine.
     def paired(name, base):
-        by_round = {r["round"]: r["pps"] for r in results.get(base, [])
-                    if not r["errors"]}
-        xs = [r["pps"] / by_round[r["round"]] for r in results[name]
-              if not r["errors"] and r["round"] in by_round]
-        return (statistics.median(xs), min(xs), max(xs)) if xs else None
+        return same_round_ratio(results, name, base)
 
     for name in summary:
         summary[name]["paired_x_ceiling"] = paired(name, "testpmd-io")

@@ -533,21 +533,12 @@ def main():
         if med <= 0:
             failures[name].append("nothing forwarded")
             continue
-        summary[name] = {"mpps": med / 1e6,
-                         "min": min(r["pps"] for r in ok) / 1e6,
-                         "max": max(r["pps"] for r in ok) / 1e6, "n": len(ok),
-                         "cycles": tsc_hz / med if tsc_hz else None,
-                         "worker_cpu": statistics.median(r["worker_cpu"] for r in ok),
-                         "cpu0_busy": statistics.median(r["cpu0_busy"] for r in ok)}
+        summary[name] = bd.run_summary(ok, tsc_hz)
         if name.endswith("-hs") or "-hs-" in name:
             summary[name]["gbps"] = med * HS_FRAME_BYTES * 8 / 1e9
 
     def paired(name, base):
-        by_round = {r["round"]: r["pps"] for r in results.get(base, [])
-                    if not r["errors"] and r["pps"] > 0}
-        xs = [r["pps"] / by_round[r["round"]] for r in results.get(name, [])
-              if not r["errors"] and r["round"] in by_round]
-        return (statistics.median(xs), min(xs), max(xs)) if xs else None
+        return bd.same_round_ratio(results, name, base)
 
     ceil = summary.get("testpmd-io", {}).get("mpps")
     print()

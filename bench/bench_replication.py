@@ -332,11 +332,7 @@ def main():
         tsc_hz = mhz * 1e6
 
     def paired(name, base):
-        by_round = {r["round"]: r["rx_pps"] for r in results.get(base, [])
-                    if not r["errors"] and r["rx_pps"] > 0}
-        xs = [r["rx_pps"] / by_round[r["round"]] for r in results.get(name, [])
-              if not r["errors"] and r["round"] in by_round]
-        return (statistics.median(xs), min(xs), max(xs)) if xs else None
+        return bd.same_round_ratio(results, name, base, key="rx_pps")
 
     summary = {}
     for name, rs in results.items():
