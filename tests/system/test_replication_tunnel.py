@@ -13,13 +13,12 @@ scapy each decode the copy: the tunnel kind, VNI or key, the outer
 addresses (source: up1's address, from the route to the remote), valid
 outer checksums, and an inner frame equal to the frame as sent.
 """
-import json
 import shutil
 import subprocess
 import time
 
 import pytest
-from scapy.all import GRE, IP, UDP, Ether, Raw, wrpcap
+from scapy.all import GRE, IP, UDP, Ether, wrpcap
 from scapy.contrib.geneve import GENEVE
 from scapy.layers.vxlan import VXLAN
 
@@ -166,4 +165,5 @@ def test_tunnel_copy_decodes_in_tshark_and_scapy(tmp_path, kind):
     r = subprocess.run([TSHARK, "-r", str(pcap), "-o", "ip.check_checksum:TRUE",
                         "-Y", "ip.checksum.status == \"Bad\" || _ws.expert.severity >= 6"],
                        capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr      # a bad filter must not pass as "no bad frames"
     assert r.stdout.strip() == "", r.stdout
