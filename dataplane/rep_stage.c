@@ -29,17 +29,12 @@ tunnel_next_hop(struct dp_worker *w, const struct encap_tunnel *t,
 		uint64_t now, struct rte_ether_addr *mac)
 {
 	struct sl_pkt_meta outer;
-	const struct sl_pkt_meta *mp = &outer;
-	unsigned int alen = t->family == SL_FAMILY_IPV4 ? 4 : 16;
 	struct rt_result r;
 
 	if (w->rt == NULL)
 		return UINT16_MAX;
-	memset(&outer, 0, sizeof(outer));
-	outer.key.family = t->family;
-	memcpy(outer.key.addr_lo, t->local, alen);	/* source */
-	memcpy(outer.key.addr_hi, t->remote, alen);	/* destination */
-	rt_lookup_burst(w->rt, &mp, NULL, w->hash_seed, 1, &r);
+	rt_lookup_host(w->rt, t->family, t->local, t->remote, w->hash_seed,
+		       &outer, &r);
 	if (r.verdict == RT_UNRESOLVED)
 		rt_want(w->wantq, &r, &outer, now);
 	if (r.verdict != RT_FORWARD)

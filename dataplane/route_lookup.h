@@ -425,6 +425,28 @@ rt_lookup_burst(const struct rt_table *t, const struct sl_pkt_meta *const meta[]
 }
 
 /*
+ * Route one packet the dataplane builds itself (a tunnel's outer packet,
+ * or a control-thread query) from src to dst of family: m is filled as
+ * its parse would be (key only) so that rt_want can take it too.  A
+ * multipath route picks its member by the flow hash of that key with seed,
+ * so one (src, dst) pair always takes one path.
+ */
+static inline void
+rt_lookup_host(const struct rt_table *t, uint8_t family, const uint8_t *src,
+	       const uint8_t *dst, uint64_t seed, struct sl_pkt_meta *m,
+	       struct rt_result *r)
+{
+	unsigned int alen = family == SL_FAMILY_IPV4 ? 4 : 16;
+	const struct sl_pkt_meta *mp = m;
+
+	memset(m, 0, sizeof(*m));
+	m->key.family = family;
+	memcpy(m->key.addr_lo, src, alen);	/* key_swapped 0: lo is source */
+	memcpy(m->key.addr_hi, dst, alen);
+	rt_lookup_burst(t, &mp, NULL, seed, 1, r);
+}
+
+/*
  * Resolution requests.  A worker that finds a next hop unresolved must not
  * wait for it or call the kernel: rt_want() puts (port, family, address)
  * on the worker's own queue, at most once per address per interval (a

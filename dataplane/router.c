@@ -138,8 +138,7 @@ on_resynced(void *arg, unsigned int changes)
  */
 
 static int
-apply_addresses(struct dp_router *r, const struct sl_policy *p,
-		const uint16_t *port_of)
+apply_addresses(struct dp_router *r, const struct sl_policy *p)
 {
 	int ret, err = 0;
 
@@ -149,7 +148,6 @@ apply_addresses(struct dp_router *r, const struct sl_policy *p,
 		const struct sl_port *sp = &p->ports[pi];
 		struct dp_port_addrs a = { 0 };
 
-		(void)port_of;
 		/* Connected routes: remove what the port no longer has, then
 		 * add what it has (rt_set_local of a present one is a no-op
 		 * change). */
@@ -310,7 +308,7 @@ dp_router_start(struct dp_router *r, const struct dp_config *cfg,
 			DP_LOG(WARNING, "twin %s: link up: %s",
 			       r->ports[i].name, sl_nl_errmsg(r->nl));
 	}
-	ret = apply_addresses(r, p, port_of);
+	ret = apply_addresses(r, p);
 	if (ret == 0)
 		ret = apply_static(r, p, port_of);
 	if (ret == 0 && sl_nl_dump(r->nl) != 0) {
@@ -342,7 +340,7 @@ dp_router_apply(struct dp_router *r, const struct sl_policy *p,
 
 	if (r->rt == NULL)
 		return 0;
-	ret = apply_addresses(r, p, port_of);
+	ret = apply_addresses(r, p);
 	if (apply_static(r, p, port_of) != 0)
 		ret = -EINVAL;
 	rt_stats(r->rt, &st);
@@ -419,9 +417,7 @@ int
 dp_router_source(void *arg, const struct sl_prefix *remote, uint8_t *out)
 {
 	const struct dp_router *r = arg;
-	unsigned int alen = remote->family == SL_FAMILY_IPV4 ? 4 : 16;
 	struct sl_pkt_meta m;
-	const struct sl_pkt_meta *mp = &m;
 	const struct sl_prefix *a;
 	struct rt_result res;
 
@@ -429,17 +425,14 @@ dp_router_source(void *arg, const struct sl_prefix *remote, uint8_t *out)
 		return -ENETUNREACH;
 	/* The route to remote, as for a packet from remote itself (a valid
 	 * source, so the martian check stays out of the way). */
-	memset(&m, 0, sizeof(m));
-	m.key.family = remote->family;
-	memcpy(m.key.addr_lo, remote->addr, alen);
-	memcpy(m.key.addr_hi, remote->addr, alen);
-	rt_lookup_burst(r->rt, &mp, NULL, 0, 1, &res);
+	rt_lookup_host(r->rt, remote->family, remote->addr, remote->addr, 0,
+		       &m, &res);
 	if (res.verdict != RT_FORWARD && res.verdict != RT_UNRESOLVED)
 		return -ENETUNREACH;
 	a = remote->family == SL_FAMILY_IPV4 ? &r->addrs[res.port].v4
 					     : &r->addrs[res.port].v6;
 	if (a->family == SL_FAMILY_NONE)
 		return -EADDRNOTAVAIL;
-	memcpy(out, a->addr, alen);
+	memcpy(out, a->addr, remote->family == SL_FAMILY_IPV4 ? 4 : 16);
 	return 0;
 }
