@@ -183,10 +183,13 @@ process_chunk(struct dp_worker *w, const struct fw_gen *g, uint16_t in_port,
 				meta[i].drop_reason = SL_DROP_HDR_SPLIT;
 	}
 	if (g != NULL) {
+		/* Each judged packet's rule: only the replication stage
+		 * reads them, and it needs FW_NO_RULE for the others. */
 		uint32_t rule_of[SL_PARSE_BURST_MAX];
 
-		for (uint16_t i = 0; i < n; i++)
-			rule_of[i] = FW_NO_RULE;
+		if (unlikely(g->rep_actions))
+			for (uint16_t i = 0; i < n; i++)
+				rule_of[i] = FW_NO_RULE;
 		firewall_stage(w, g, in_port, meta, data, n, now, rule_of);
 		if (unlikely(g->rep_actions)) {
 			n = dp_rep_chunk(w, g, in_port, pkts, data, meta,
