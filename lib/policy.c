@@ -237,8 +237,8 @@ str_eq(const char *a, const char *b)
 	return strcmp(a, b) == 0;
 }
 
-static bool
-action_eq(const struct sl_action *a, const struct sl_action *b)
+bool
+sl_action_eq(const struct sl_action *a, const struct sl_action *b)
 {
 	return a->type == b->type && str_eq(a->group, b->group) &&
 	       (a->type != SL_ACTION_REPLICATE || a->copies == b->copies);
@@ -281,8 +281,8 @@ match_eq(const struct sl_match *a, const struct sl_match *b)
 	return true;
 }
 
-static bool
-port_eq(const struct sl_port *a, const struct sl_port *b)
+bool
+sl_port_eq(const struct sl_port *a, const struct sl_port *b)
 {
 	if (!str_eq(a->name, b->name) || a->has_dpdk_port != b->has_dpdk_port ||
 	    (a->has_dpdk_port && a->dpdk_port != b->dpdk_port) ||
@@ -295,8 +295,8 @@ port_eq(const struct sl_port *a, const struct sl_port *b)
 	return true;
 }
 
-static bool
-route_eq(const struct sl_route *a, const struct sl_route *b)
+bool
+sl_route_eq(const struct sl_route *a, const struct sl_route *b)
 {
 	if (!sl_prefix_equal(&a->prefix, &b->prefix) ||
 	    a->n_nexthops != b->n_nexthops)
@@ -323,8 +323,8 @@ target_eq(const struct sl_target *a, const struct sl_target *b)
 	       (!a->has_key || a->key == b->key);
 }
 
-static bool
-group_eq(const struct sl_group *a, const struct sl_group *b)
+bool
+sl_group_eq(const struct sl_group *a, const struct sl_group *b)
 {
 	if (!str_eq(a->name, b->name) || a->table_size != b->table_size ||
 	    a->n_targets != b->n_targets)
@@ -336,38 +336,46 @@ group_eq(const struct sl_group *a, const struct sl_group *b)
 }
 
 bool
+sl_rule_eq(const struct sl_rule *a, const struct sl_rule *b)
+{
+	return str_eq(a->id, b->id) && str_eq(a->comment, b->comment) &&
+	       match_eq(&a->match, &b->match) &&
+	       sl_action_eq(&a->action, &b->action);
+}
+
+bool
+sl_settings_eq(const struct sl_settings *x, const struct sl_settings *y)
+{
+	return x->flow_hash_seed == y->flow_hash_seed &&
+	       x->ct_enabled == y->ct_enabled && x->ct_size == y->ct_size &&
+	       memcmp(&x->ct_timeouts, &y->ct_timeouts,
+		      sizeof(x->ct_timeouts)) == 0 &&
+	       x->rt_kernel_table == y->rt_kernel_table &&
+	       x->rt_icmp_errors == y->rt_icmp_errors &&
+	       x->rt_max_routes_ipv4 == y->rt_max_routes_ipv4 &&
+	       x->rt_max_routes_ipv6 == y->rt_max_routes_ipv6;
+}
+
+bool
 sl_policy_equal(const struct sl_policy *a, const struct sl_policy *b)
 {
-	const struct sl_settings *x = &a->settings, *y = &b->settings;
-
 	if (a->generation != b->generation ||
-	    x->flow_hash_seed != y->flow_hash_seed ||
-	    x->ct_enabled != y->ct_enabled || x->ct_size != y->ct_size ||
-	    memcmp(&x->ct_timeouts, &y->ct_timeouts, sizeof(x->ct_timeouts)) ||
-	    x->rt_kernel_table != y->rt_kernel_table ||
-	    x->rt_icmp_errors != y->rt_icmp_errors ||
-	    x->rt_max_routes_ipv4 != y->rt_max_routes_ipv4 ||
-	    x->rt_max_routes_ipv6 != y->rt_max_routes_ipv6 ||
+	    !sl_settings_eq(&a->settings, &b->settings) ||
 	    a->n_ports != b->n_ports || a->n_rules != b->n_rules ||
 	    a->n_routes != b->n_routes || a->n_groups != b->n_groups ||
-	    !action_eq(&a->default_action, &b->default_action))
+	    !sl_action_eq(&a->default_action, &b->default_action))
 		return false;
 	for (size_t i = 0; i < a->n_ports; i++)
-		if (!port_eq(&a->ports[i], &b->ports[i]))
+		if (!sl_port_eq(&a->ports[i], &b->ports[i]))
 			return false;
-	for (size_t i = 0; i < a->n_rules; i++) {
-		const struct sl_rule *r = &a->rules[i], *s = &b->rules[i];
-
-		if (!str_eq(r->id, s->id) || !str_eq(r->comment, s->comment) ||
-		    !match_eq(&r->match, &s->match) ||
-		    !action_eq(&r->action, &s->action))
+	for (size_t i = 0; i < a->n_rules; i++)
+		if (!sl_rule_eq(&a->rules[i], &b->rules[i]))
 			return false;
-	}
 	for (size_t i = 0; i < a->n_routes; i++)
-		if (!route_eq(&a->routes[i], &b->routes[i]))
+		if (!sl_route_eq(&a->routes[i], &b->routes[i]))
 			return false;
 	for (size_t i = 0; i < a->n_groups; i++)
-		if (!group_eq(&a->groups[i], &b->groups[i]))
+		if (!sl_group_eq(&a->groups[i], &b->groups[i]))
 			return false;
 	return true;
 }

@@ -164,6 +164,18 @@ int sl_policy_decode(const struct sl_node *root, struct sl_policy **out,
 int sl_policy_validate_skip(const struct sl_policy *p,
 			    struct sl_policy_errors *errs, unsigned int skip);
 
+/*
+ * Field-by-field equality of one part of a model (lib/policy.c), shared by
+ * sl_policy_equal() and the diff (lib/policy_diff.c).  Unset match fields
+ * are not compared; a rule compares its id and comment too.
+ */
+bool sl_action_eq(const struct sl_action *a, const struct sl_action *b);
+bool sl_rule_eq(const struct sl_rule *a, const struct sl_rule *b);
+bool sl_port_eq(const struct sl_port *a, const struct sl_port *b);
+bool sl_route_eq(const struct sl_route *a, const struct sl_route *b);
+bool sl_group_eq(const struct sl_group *a, const struct sl_group *b);
+bool sl_settings_eq(const struct sl_settings *a, const struct sl_settings *b);
+
 /* A rule as its canonical JSON object; with_id adds id and comment. */
 json_t *sl_rule_to_json(const struct sl_rule *r, bool with_id);
 

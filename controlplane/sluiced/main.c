@@ -1,0 +1,439 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * sluiced: options, start-up (state file, else --config, else an empty
+ * policy), the event loop and shutdown.  SIGHUP reloads --config through
+ * the same apply path as the API; SIGINT and SIGTERM stop the daemon, which
+ * leaves the dataplane forwarding with its last tables.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "sluiced.h"
+
+#define EXIT_USAGE 2
+
+int
+sd_loop_add(struct sluiced *sd, int fd)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.fd = fd };
+
+	return epoll_ctl(sd->epfd, EPOLL_CTL_ADD, fd, &ev) == 0 ? 0 : -errno;
+}
+
+void
+sd_loop_del(struct sluiced *sd, int fd)
+{
+	epoll_ctl(sd->epfd, EPOLL_CTL_DEL, fd, NULL);
+}
+
+/* The options, one table: long name, argument, what it sets. */
+enum {
+	OPT_CONFIG = 'c',
+	OPT_HELP = 'h',
+	OPT_STATE_DIR = 256,
+	OPT_API_SOCKET,
+	OPT_LISTEN,
+	OPT_TOKEN_FILE,
+	OPT_TLS_CERT,
+	OPT_TLS_KEY,
+	OPT_DP_SOCKET,
+	OPT_MAX_BODY,
+	OPT_MAX_CONNS,
+	OPT_REQUEST_TIMEOUT,
+	OPT_RATE,
+	OPT_LOG_LEVEL,
+};
+
+static const struct option long_options[] = {
+	{ "config", required_argument, NULL, OPT_CONFIG },
+	{ "state-dir", required_argument, NULL, OPT_STATE_DIR },
+	{ "api-socket", required_argument, NULL, OPT_API_SOCKET },
+	{ "listen", required_argument, NULL, OPT_LISTEN },
+	{ "token-file", required_argument, NULL, OPT_TOKEN_FILE },
+	{ "tls-cert", required_argument, NULL, OPT_TLS_CERT },
+	{ "tls-key", required_argument, NULL, OPT_TLS_KEY },
+	{ "dp-socket", required_argument, NULL, OPT_DP_SOCKET },
+	{ "max-body", required_argument, NULL, OPT_MAX_BODY },
+	{ "max-connections", required_argument, NULL, OPT_MAX_CONNS },
+	{ "request-timeout", required_argument, NULL, OPT_REQUEST_TIMEOUT },
+	{ "rate", required_argument, NULL, OPT_RATE },
+	{ "log-level", required_argument, NULL, OPT_LOG_LEVEL },
+	{ "help", no_argument, NULL, OPT_HELP },
+	{ NULL, 0, NULL, 0 },
+};
+
+static void
+usage(FILE *f)
+{
+	fprintf(f,
+"usage: sluiced [options]\n"
+"  -c, --config FILE       policy (YAML or JSON) to start from when there is\n"
+"                          no state yet; SIGHUP applies it again\n"
+"  --state-dir DIR         where state.json lives (%s)\n"
+"  --api-socket PATH       API unix socket, mode 0660 (%s; '' for none)\n"
+"  --listen HOST:PORT      also serve the API on TCP (needs --token-file)\n"
+"  --token-file FILE       bearer token for the TCP listener\n"
+"  --tls-cert FILE, --tls-key FILE   TLS on the TCP listener (PEM)\n"
+"  --dp-socket PATH        the dataplane connects here (%s)\n"
+"  --max-body BYTES        largest request body (%u)\n"
+"  --max-connections N     open API connections at most (%u)\n"
+"  --request-timeout S     idle seconds before a connection is closed (%u)\n"
+"  --rate N                requests a second per listener (%u)\n"
+"  --log-level LEVEL       err, warn, info (default) or debug\n"
+"docs/api.md describes the API; docs/sluiced.md the daemon.\n",
+		SD_STATE_DIR_DEFAULT, SD_API_SOCKET_DEFAULT,
+		SL_DP_SOCKET_DEFAULT, SD_MAX_BODY_DEFAULT,
+		SD_MAX_CONNS_DEFAULT, SD_REQUEST_TIMEOUT_DEFAULT,
+		SD_RATE_DEFAULT);
+}
+
+static int
+parse_uint(const char *opt, const char *s, unsigned long long min,
+	   unsigned long long max, unsigned long long *out)
+{
+	char *end;
+
+	errno = 0;
+	*out = strtoull(s, &end, 10);
+	if (errno != 0 || *end != '\0' || *s == '-' || *out < min ||
+	    *out > max) {
+		fprintf(stderr, "sluiced: --%s %s: want a number from %llu to "
+			"%llu\n", opt, s, min, max);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+parse_options(int argc, char **argv, struct sd_options *o)
+{
+	unsigned long long n;
+	int c, level;
+
+	*o = (struct sd_options){
+		.state_dir = SD_STATE_DIR_DEFAULT,
+		.api_socket = SD_API_SOCKET_DEFAULT,
+		.dp_socket = SL_DP_SOCKET_DEFAULT,
+		.max_body = SD_MAX_BODY_DEFAULT,
+		.max_conns = SD_MAX_CONNS_DEFAULT,
+		.request_timeout = SD_REQUEST_TIMEOUT_DEFAULT,
+		.rate = SD_RATE_DEFAULT,
+	};
+	while ((c = getopt_long(argc, argv, "c:h", long_options, NULL)) != -1) {
+		switch (c) {
+		case OPT_CONFIG: o->config_file = optarg; break;
+		case OPT_STATE_DIR: o->state_dir = optarg; break;
+		case OPT_API_SOCKET: o->api_socket = optarg; break;
+		case OPT_LISTEN: o->listen = optarg; break;
+		case OPT_TOKEN_FILE: o->token_file = optarg; break;
+		case OPT_TLS_CERT: o->tls_cert = optarg; break;
+		case OPT_TLS_KEY: o->tls_key = optarg; break;
+		case OPT_DP_SOCKET: o->dp_socket = optarg; break;
+		case OPT_MAX_BODY:
+			if (parse_uint("max-body", optarg, 1024, 1ull << 30,
+				       &n) != 0)
+				return -1;
+			o->max_body = n;
+			break;
+		case OPT_MAX_CONNS:
+			if (parse_uint("max-connections", optarg, 1, 10000,
+				       &n) != 0)
+				return -1;
+			o->max_conns = (unsigned int)n;
+			break;
+		case OPT_REQUEST_TIMEOUT:
+			if (parse_uint("request-timeout", optarg, 1, 3600,
+				       &n) != 0)
+				return -1;
+			o->request_timeout = (unsigned int)n;
+			break;
+		case OPT_RATE:
+			if (parse_uint("rate", optarg, 1, 1000000, &n) != 0)
+				return -1;
+			o->rate = (unsigned int)n;
+			break;
+		case OPT_LOG_LEVEL:
+			level = sd_log_level_from_name(optarg);
+			if (level < 0) {
+				fprintf(stderr, "sluiced: --log-level %s: want "
+					"err, warn, info or debug\n", optarg);
+				return -1;
+			}
+			sd_log_level = level;
+			break;
+		case OPT_HELP:
+			usage(stdout);
+			exit(EXIT_SUCCESS);
+		default:
+			usage(stderr);
+			return -1;
+		}
+	}
+	if (optind != argc) {
+		fprintf(stderr, "sluiced: unexpected argument %s\n",
+			argv[optind]);
+		return -1;
+	}
+	if (o->listen != NULL && o->token_file == NULL) {
+		fprintf(stderr, "sluiced: --listen needs --token-file: the TCP "
+			"listener only serves requests with the bearer "
+			"token\n");
+		return -1;
+	}
+	if ((o->tls_cert == NULL) != (o->tls_key == NULL) ||
+	    (o->tls_cert != NULL && o->listen == NULL)) {
+		fprintf(stderr, "sluiced: --tls-cert and --tls-key go together, "
+			"with --listen\n");
+		return -1;
+	}
+	return 0;
+}
+
+/* The token: the file's first line, at least 16 characters. */
+static int
+read_token(struct sluiced *sd)
+{
+	char line[512];
+	FILE *f;
+
+	if (sd->opt.token_file == NULL)
+		return 0;
+	f = fopen(sd->opt.token_file, "re");
+	if (f == NULL || fgets(line, sizeof(line), f) == NULL) {
+		SD_ERR("--token-file %s: %s", sd->opt.token_file,
+		       f ? "empty" : strerror(errno));
+		if (f)
+			fclose(f);
+		return -EINVAL;
+	}
+	fclose(f);
+	line[strcspn(line, "\r\n")] = '\0';
+	if (strlen(line) < 16) {
+		SD_ERR("--token-file %s: the token must be at least 16 "
+		       "characters", sd->opt.token_file);
+		return -EINVAL;
+	}
+	sd->token = strdup(line);
+	return sd->token ? 0 : -ENOMEM;
+}
+
+static int
+mkdir_p(const char *dir, mode_t mode)
+{
+	char buf[PATH_MAX];
+
+	if (snprintf(buf, sizeof(buf), "%s", dir) >= (int)sizeof(buf))
+		return -ENAMETOOLONG;
+	for (char *p = buf + 1; *p != '\0'; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(buf, mode) != 0 && errno != EEXIST)
+			return -errno;
+		*p = '/';
+	}
+	if (mkdir(buf, mode) != 0 && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+/* The state at start: the state file, else --config, else empty. */
+static int
+load_state(struct sluiced *sd)
+{
+	struct sl_policy *p = NULL;
+	struct sl_policy_errors errs;
+	char path[PATH_MAX];
+	int ret;
+
+	ret = mkdir_p(sd->opt.state_dir, 0700);
+	if (ret != 0) {
+		SD_ERR("--state-dir %s: %s", sd->opt.state_dir,
+		       strerror(-ret));
+		return ret;
+	}
+	snprintf(path, sizeof(path), "%s/state.json", sd->opt.state_dir);
+	sd->st.path = strdup(path);
+	ret = sd_state_load(path, &p);
+	if (ret == 0) {
+		SD_INFO("state: generation %llu from %s",
+			(unsigned long long)p->generation, path);
+		return sd_state_install(sd, p, false);
+	}
+	if (ret != -ENOENT)
+		return ret;
+	if (sd->opt.config_file != NULL) {
+		ret = sl_policy_load_file(sd->opt.config_file, &p, &errs);
+		if (ret != 0) {
+			if (ret == -EINVAL)
+				sl_policy_errors_print(stderr,
+						       sd->opt.config_file,
+						       &errs);
+			else
+				SD_ERR("%s: %s", sd->opt.config_file,
+				       strerror(-ret));
+			return ret;
+		}
+		p->generation = 1;
+		SD_INFO("state: %s as generation 1", sd->opt.config_file);
+		return sd_state_install(sd, p, true);
+	}
+	p = sl_policy_new();
+	if (p == NULL)
+		return -ENOMEM;
+	SD_INFO("state: empty (no %s, no --config)", path);
+	return sd_state_install(sd, p, false);
+}
+
+/* SIGHUP: --config again, through the apply path. */
+static void
+reload_config(struct sluiced *sd)
+{
+	struct sl_policy *p = NULL;
+	struct sl_policy_errors errs;
+	struct sd_err e = { 0 };
+	uint64_t before = sd->st.policy->generation;
+	int ret;
+
+	if (sd->opt.config_file == NULL) {
+		SD_WARN("SIGHUP: no --config to reload");
+		return;
+	}
+	ret = sl_policy_load_file(sd->opt.config_file, &p, &errs);
+	if (ret != 0) {
+		if (ret == -EINVAL)
+			sl_policy_errors_print(stderr, sd->opt.config_file,
+					       &errs);
+		SD_ERR("SIGHUP: %s refused; generation %llu stays",
+		       sd->opt.config_file, (unsigned long long)before);
+		return;
+	}
+	if (sd_apply(sd, p, SD_GEN_ANY, 0, NULL, &e) != 0) {
+		SD_ERR("SIGHUP: %s", e.message);
+		json_decref(e.details);
+		return;
+	}
+	if (sd->st.policy->generation == before)
+		SD_INFO("SIGHUP: %s is the state already",
+			sd->opt.config_file);
+}
+
+static int
+signals_fd(void)
+{
+	sigset_t set;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGHUP);
+	if (sigprocmask(SIG_BLOCK, &set, NULL) != 0)
+		return -errno;
+	signal(SIGPIPE, SIG_IGN);
+	return signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+}
+
+/* Returns the signal that stopped it. */
+static int
+run_loop(struct sluiced *sd, int sigfd)
+{
+	for (;;) {
+		struct epoll_event ev[16];
+		int timeout = sd_api_run(sd), t = sd_dp_tick(sd), n;
+
+		if (t >= 0 && (timeout < 0 || t < timeout))
+			timeout = t;
+		n = epoll_wait(sd->epfd, ev, 16, timeout);
+		if (n < 0 && errno != EINTR) {
+			SD_ERR("epoll_wait: %s", strerror(errno));
+			return SIGTERM;
+		}
+		for (int i = 0; i < n; i++) {
+			int fd = ev[i].data.fd;
+
+			if (fd == sigfd) {
+				struct signalfd_siginfo si;
+
+				while (read(sigfd, &si, sizeof(si)) ==
+				       sizeof(si)) {
+					if (si.ssi_signo == SIGHUP)
+						reload_config(sd);
+					else
+						return (int)si.ssi_signo;
+				}
+			} else if (fd == sd->dp.listen_fd) {
+				sd_dp_on_listen(sd);
+			} else if (fd == sd->dp.fd) {
+				sd_dp_on_readable(sd);
+			}
+			/* MHD's epoll fds: sd_api_run() at the top. */
+		}
+	}
+}
+
+int
+main(int argc, char **argv)
+{
+	struct sluiced sd = { .epfd = -1 };
+	int sigfd, sig, ret;
+
+	if (parse_options(argc, argv, &sd.opt) != 0)
+		return EXIT_USAGE;
+	sd.started = time(NULL);
+	gethostname(sd.hostname, sizeof(sd.hostname) - 1);
+	sd.dp.fd = -1;
+	sd.dp.listen_fd = -1;
+	if (read_token(&sd) != 0 || load_state(&sd) != 0)
+		return EXIT_FAILURE;
+	sd.epfd = epoll_create1(EPOLL_CLOEXEC);
+	sigfd = signals_fd();
+	if (sd.epfd < 0 || sigfd < 0 || sd_loop_add(&sd, sigfd) != 0) {
+		SD_ERR("cannot set up the event loop: %s", strerror(errno));
+		return EXIT_FAILURE;
+	}
+	if (sd.opt.api_socket[0] != '\0') {
+		char *dir = strdup(sd.opt.api_socket);
+
+		if (dir != NULL && strrchr(dir, '/') != NULL && strrchr(dir,
+								   '/') != dir) {
+			*strrchr(dir, '/') = '\0';
+			mkdir_p(dir, 0755);
+		}
+		free(dir);
+	}
+	ret = sd_dp_listen(&sd);
+	if (ret == 0)
+		ret = sd_api_start(&sd);
+	if (ret != 0) {
+		sd_api_stop(&sd);
+		return EXIT_FAILURE;
+	}
+	SD_INFO("ready: generation %llu, dataplane socket %s",
+		(unsigned long long)sd.st.policy->generation,
+		sd.opt.dp_socket);
+	sig = run_loop(&sd, sigfd);
+	SD_INFO("signal %d: stopping (the dataplane keeps forwarding)", sig);
+	/* Waiting HTTP requests get their error before the servers stop. */
+	sd_dp_close(&sd, "sluiced is stopping");
+	sd_api_run(&sd);
+	sd_api_stop(&sd);
+	if (sd.dp.listen_fd >= 0) {
+		close(sd.dp.listen_fd);
+		unlink(sd.opt.dp_socket);
+	}
+	sl_policy_free(sd.st.policy);
+	free(sd.st.text);
+	free(sd.st.path);
+	free(sd.token);
+	return EXIT_SUCCESS;
+}
