@@ -1,0 +1,689 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Sluice's XDP datapath: parse, firewall, count - per packet, in the
+ * kernel, on NICs that the DPDK dataplane does not drive
+ * (DESIGN.md, "The same policy in XDP"; docs/xdp.md).
+ *
+ * Parse: the same checks, in the same order, with the same drop reasons as
+ * the DPDK scalar parser (dataplane/parse_scalar.c, whose header comment is
+ * the specification); tests/unit/test_xdp.c runs the parser fixtures and
+ * random packets through both.  XDP never sees a frame shorter than 14
+ * bytes (nor a header split over buffers: this program does not declare
+ * multi-buffer support), so eth_truncated and hdr_split do not occur here.
+ *
+ * Firewall: per-field rule bitmaps ANDed word by word, the lowest set bit
+ * is the first matching rule (include/sluice/xdp_maps.h describes the
+ * maps).  Packets that are not IP are not the IP firewall's: they pass,
+ * as in the DPDK dataplane.
+ *
+ * Verdicts: accept -> XDP_PASS (the kernel routes it), drop -> XDP_DROP.
+ * The loader refuses what this program cannot do yet (ct, replicate,
+ * steer) and what XDP cannot do at all (payload rules).
+ *
+ * Verifier notes are marked "verifier:" where the code is shaped for it.
+ */
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+
+#include "sluice/drop_reason.h"
+#include "sluice/xdp_maps.h"
+
+/* enum sl_action_type and the SL_CT_* bits, without the user-space
+ * headers (they pull in libc). */
+#define ACTION_ACCEPT 1
+#define ACTION_DROP 2
+#define CT_BIT_NEW 0		/* index of SL_CT_NEW in the ct region */
+
+#define ETH_HDR_LEN 14
+#define VLAN_TAG_LEN 4
+#define VLAN_MAX 2
+#define ARP_LEN 28
+#define IPV4_HDR_MIN 20
+#define IPV6_HDR_LEN 40
+#define IPV6_EXT_MIN 8
+#define IPV6_FRAG_LEN 8
+#define IPV6_EXT_MAX 8		/* SL_IPV6_EXT_MAX (sluice/pkt_meta.h) */
+#define TCP_HDR_MIN 20
+#define UDP_HDR_LEN 8
+#define SCTP_HDR_LEN 12
+#define ICMP_HDR_LEN 8
+#define GRE_HDR_MIN 4
+
+#define IPV4_MF 0x2000
+#define IPV4_OFF_MASK 0x1fff
+#define IPV6_FRAG_OFF_MASK 0xfff8
+
+#define GRE_C 0x8000
+#define GRE_K 0x2000
+#define GRE_S 0x1000
+#define GRE_A 0x0080
+
+/*
+ * Offsets are kept below this bound so that the verifier can track a
+ * packet pointer plus an offset (it gives up above 64 KiB).  A linear XDP
+ * frame is at most a page, so the bound never cuts a real packet.
+ */
+#define OFF_MAX 0x3fff
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+/* Set by the loader between open and load (rule 12). */
+const volatile __u8 sl_cfg_last_verdict = 0;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct sl_xdp_ctl);
+} sl_ctl SEC(".maps");
+
+/*
+ * Inner maps give their key and value sizes, not BTF types: clang 14 emits
+ * the types that only a map-in-map template reaches as forward
+ * declarations, which libbpf cannot size.
+ */
+struct lpm4_inner {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, SL_XDP_PREFIXES_MAX);
+	__uint(key_size, sizeof(struct sl_xdp_lpm4_key));
+	__uint(value_size, sizeof(struct sl_xdp_bitmap));
+};
+
+struct lpm6_inner {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, SL_XDP_PREFIXES_MAX);
+	__uint(key_size, sizeof(struct sl_xdp_lpm6_key));
+	__uint(value_size, sizeof(struct sl_xdp_bitmap));
+};
+
+struct bm_inner {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, SL_XDP_BM_ENTRIES);
+	__uint(key_size, sizeof(__u32));
+	__uint(value_size, sizeof(struct sl_xdp_bitmap));
+};
+
+struct pidx_inner {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, SL_XDP_PIDX_ENTRIES);
+	__uint(key_size, sizeof(__u32));
+	__uint(value_size, sizeof(__u32));
+};
+
+struct inport_inner {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, SL_XDP_INPORT_MAX);
+	__uint(key_size, sizeof(__u32));
+	__uint(value_size, sizeof(struct sl_xdp_bitmap));
+};
+
+struct rules_inner {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, SL_XDP_RULES_MAX + 1);
+	__uint(key_size, sizeof(__u32));
+	__uint(value_size, sizeof(struct sl_xdp_rule));
+};
+
+struct rcnt_inner {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, SL_XDP_RULES_MAX + 1);
+	__uint(key_size, sizeof(__u32));
+	__uint(value_size, sizeof(struct sl_xdp_counter));
+};
+
+#define SET_MAP(name, inner)                                                   \
+	struct {                                                               \
+		__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);                      \
+		__uint(max_entries, 2);                                        \
+		__type(key, __u32);                                            \
+		__array(values, struct inner);                                 \
+	} name SEC(".maps")
+
+SET_MAP(sl_src4, lpm4_inner);
+SET_MAP(sl_dst4, lpm4_inner);
+SET_MAP(sl_src6, lpm6_inner);
+SET_MAP(sl_dst6, lpm6_inner);
+SET_MAP(sl_bm, bm_inner);
+SET_MAP(sl_pidx, pidx_inner);
+SET_MAP(sl_inport, inport_inner);
+SET_MAP(sl_rules, rules_inner);
+SET_MAP(sl_rcnt, rcnt_inner);
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, SL_DROP_MAX);
+	__type(key, __u32);
+	__type(value, struct sl_xdp_counter);
+} sl_drops SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(max_entries, 256);
+	__type(key, __u32);	/* ingress ifindex */
+	__type(value, struct sl_xdp_port_counter);
+} sl_ports SEC(".maps");
+
+/* One slot, not per CPU: only single-threaded tests turn it on. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct sl_xdp_verdict);
+} sl_last SEC(".maps");
+
+/* What the firewall needs of a parsed packet. */
+struct pkt {
+	__u32 len;		/* frame bytes */
+	__u32 l3_off;
+	__u32 l3_end;
+	__u32 l4_off;
+	__u16 sport;
+	__u16 dport;
+	__u16 vlan;		/* outer VID, or SL_XDP_VLAN_NONE */
+	__u8 family;		/* 4, 6, or 0: not IP */
+	__u8 proto;		/* l4_proto */
+	__u8 tcp_flags;
+	__u8 is_frag;
+};
+
+static __always_inline __u16
+be16(const __u8 *p)
+{
+	return (__u16)(p[0] << 8 | p[1]);
+}
+
+/*
+ * Layer 4 at p->l4_off, bounded by p->l3_end (parse_l4 of the DPDK
+ * parser).  Returns a drop reason or 0.
+ *
+ * verifier: a global function is verified once, on its own; inlined, its
+ * body was verified again for every path the IPv6 extension walk can take
+ * to it.
+ *
+ * verifier: every length check is first made on the datagram (l3_end), as
+ * the DPDK parser does, which decides the drop reason; a second check of
+ * the same bytes against data_end only gives the verifier its bound.
+ * l3_end never exceeds the frame, so the second check never fires first.
+ */
+__noinline int
+sl_parse_l4(struct xdp_md *ctx, struct pkt *p, int v6)
+{
+	void *data = (void *)(long)ctx->data;
+	void *data_end = (void *)(long)ctx->data_end;
+	__u32 off, avail;
+	__u8 *h;
+
+	if (p == NULL)
+		return 0;
+	off = p->l4_off & OFF_MAX;
+	avail = p->l3_end - p->l4_off;
+	h = data + off;
+
+	switch (p->proto) {
+	case 6: {
+		__u32 hlen;
+
+		if (avail < TCP_HDR_MIN || (void *)(h + TCP_HDR_MIN) > data_end)
+			return SL_DROP_TCP_TRUNCATED;
+		hlen = (h[12] >> 4) * 4u;
+		if (hlen < TCP_HDR_MIN || hlen > avail)
+			return SL_DROP_TCP_BAD_DATA_OFFSET;
+		p->sport = be16(h);
+		p->dport = be16(h + 2);
+		p->tcp_flags = h[13];
+		return 0;
+	}
+	case 17: {
+		__u32 ulen;
+
+		if (avail < UDP_HDR_LEN || (void *)(h + UDP_HDR_LEN) > data_end)
+			return SL_DROP_UDP_TRUNCATED;
+		ulen = be16(h + 4);
+		/* a first fragment carries the whole datagram's UDP length */
+		if (ulen < UDP_HDR_LEN || (ulen > avail && !p->is_frag))
+			return SL_DROP_UDP_BAD_LEN;
+		p->sport = be16(h);
+		p->dport = be16(h + 2);
+		return 0;
+	}
+	case 132:
+		if (avail < SCTP_HDR_LEN || (void *)(h + SCTP_HDR_LEN) > data_end)
+			return SL_DROP_SCTP_TRUNCATED;
+		p->sport = be16(h);
+		p->dport = be16(h + 2);
+		return 0;
+	case 1:
+	case 58: {
+		int echo;
+
+		if ((p->proto == 58) != v6)
+			return 0;	/* ICMP in IPv6 or ICMPv6 in IPv4: opaque */
+		if (avail < ICMP_HDR_LEN || (void *)(h + ICMP_HDR_LEN) > data_end)
+			return SL_DROP_ICMP_TRUNCATED;
+		echo = v6 ? (h[0] == 128 || h[0] == 129)
+			  : (h[0] == 8 || h[0] == 0);
+		if (echo) {
+			p->sport = be16(h + 4);
+			p->dport = p->sport;
+		}
+		return 0;
+	}
+	case 47: {
+		__u32 flags, version, hlen;
+
+		if (avail < GRE_HDR_MIN || (void *)(h + GRE_HDR_MIN) > data_end)
+			return SL_DROP_GRE_TRUNCATED;
+		flags = be16(h);
+		version = flags & 7;
+		if (version > 1)
+			return SL_DROP_GRE_BAD_VERSION;
+		hlen = GRE_HDR_MIN + (flags & GRE_C ? 4 : 0) +
+		       (flags & GRE_K ? 4 : 0) + (flags & GRE_S ? 4 : 0) +
+		       (version == 1 && (flags & GRE_A) ? 4 : 0);
+		if (hlen > avail)
+			return SL_DROP_GRE_TRUNCATED;
+		return 0;
+	}
+	default:
+		return 0;
+	}
+}
+
+static __always_inline int
+parse_ipv4(struct xdp_md *ctx, void *data, void *data_end, struct pkt *p)
+{
+	__u32 off = p->l3_off;
+	__u8 *h = data + off;
+	__u32 ihl, total, frag_field;
+
+	if ((void *)(h + IPV4_HDR_MIN) > data_end)
+		return SL_DROP_IPV4_TRUNCATED;
+	if (h[0] >> 4 != 4)
+		return SL_DROP_IPV4_BAD_VERSION;
+	ihl = (h[0] & 0x0f) * 4u;
+	if (ihl < IPV4_HDR_MIN)
+		return SL_DROP_IPV4_BAD_IHL;
+	/* Options are not read: IHL skips them, as in the DPDK parser. */
+	if (ihl > p->len - off)
+		return SL_DROP_IPV4_OPTIONS_TRUNCATED;
+	total = be16(h + 2);
+	if (total < ihl || total > p->len - off)
+		return SL_DROP_IPV4_BAD_TOTAL_LEN;
+
+	frag_field = be16(h + 6);
+	p->family = 4;
+	p->l3_end = off + total;
+	p->is_frag = (frag_field & (IPV4_MF | IPV4_OFF_MASK)) != 0;
+	p->proto = h[9];
+	p->l4_off = off + ihl;
+	if (frag_field & IPV4_OFF_MASK)
+		return 0;	/* non-first fragment: no L4 header here */
+	return sl_parse_l4(ctx, p, 0);
+}
+
+static __always_inline int
+is_ipv6_ext(__u8 nh)
+{
+	return nh == 0 || nh == 43 || nh == 60 || nh == 44 || nh == 51;
+}
+
+static __always_inline int
+parse_ipv6(struct xdp_md *ctx, void *data, void *data_end, struct pkt *p)
+{
+	__u32 off = p->l3_off;
+	__u8 *h = data + off;
+	__u32 end, cur;
+	__u8 nh;
+
+	if ((void *)(h + IPV6_HDR_LEN) > data_end)
+		return SL_DROP_IPV6_TRUNCATED;
+	if (h[0] >> 4 != 6)
+		return SL_DROP_IPV6_BAD_VERSION;
+	end = off + IPV6_HDR_LEN + be16(h + 4);
+	if (end > p->len)
+		return SL_DROP_IPV6_BAD_PAYLOAD_LEN;
+	p->family = 6;
+	p->l3_end = end;
+
+	nh = h[6];
+	cur = off + IPV6_HDR_LEN;
+	/*
+	 * The extension-header walk: at most IPV6_EXT_MAX headers, one more
+	 * is ipv6_ext_too_many.  verifier: the loop has a constant bound;
+	 * cur is masked to OFF_MAX after each step (it is below the frame
+	 * length there, so the mask changes nothing) so that the states of
+	 * successive iterations compare equal and prune.
+	 */
+	for (int n = 0; n <= IPV6_EXT_MAX; n++) {
+		__u8 *e;
+		__u32 elen;
+		int last = 0;
+
+		if (!is_ipv6_ext(nh))
+			break;
+		if (n == IPV6_EXT_MAX)
+			return SL_DROP_IPV6_EXT_TOO_MANY;
+		cur &= OFF_MAX;
+		e = data + cur;
+		if (end - cur < IPV6_EXT_MIN || (void *)(e + IPV6_EXT_MIN) > data_end)
+			return SL_DROP_IPV6_EXT_TRUNCATED;
+		if (nh == 44) {
+			__u32 fo = be16(e + 2);
+
+			elen = IPV6_FRAG_LEN;
+			p->is_frag |= (fo & (IPV6_FRAG_OFF_MASK | 1)) != 0;
+			last = (fo & IPV6_FRAG_OFF_MASK) != 0;
+		} else if (nh == 51) {
+			elen = (e[1] + 2u) * 4;
+		} else {
+			elen = (e[1] + 1u) * 8;
+		}
+		if (elen > end - cur)
+			return SL_DROP_IPV6_EXT_TRUNCATED;
+		nh = e[0];
+		cur += elen;
+		if (last) {
+			/* non-first fragment: the L4 header is elsewhere */
+			p->proto = nh;
+			p->l4_off = cur;
+			return 0;
+		}
+	}
+	p->proto = nh;
+	p->l4_off = cur;
+	return sl_parse_l4(ctx, p, 1);
+}
+
+static __always_inline int
+is_vlan_tpid(__u16 type)
+{
+	return type == 0x8100 || type == 0x88a8 || type == 0x9100;
+}
+
+/* Layer 2, then dispatch on the ethertype (parse_frame of the DPDK
+ * parser).  Returns a drop reason or 0; p->family stays 0 for frames that
+ * are not IP. */
+static __always_inline int
+parse_frame(struct xdp_md *ctx, void *data, void *data_end, struct pkt *p)
+{
+	__u8 *d = data;
+	__u32 off = 12;		/* the type field being looked at */
+	__u16 type;
+	int tags = 0;
+
+	if ((void *)(d + ETH_HDR_LEN) > data_end)
+		return SL_DROP_ETH_TRUNCATED;
+	type = be16(d + 12);
+	/* verifier: unrolled, two tags and a look at a third. */
+#pragma unroll
+	for (int i = 0; i <= VLAN_MAX; i++) {
+		__u8 *t;
+
+		if (!is_vlan_tpid(type))
+			break;
+		if (i == VLAN_MAX)
+			return SL_DROP_VLAN_TOO_MANY;
+		t = d + off;
+		if ((void *)(t + VLAN_TAG_LEN + 2) > data_end)
+			return SL_DROP_VLAN_TRUNCATED;
+		if (i == 0)
+			p->vlan = be16(t + 2) & 0x0fff;
+		tags++;
+		off += VLAN_TAG_LEN;
+		type = be16(t + 4);
+	}
+	p->l3_off = off + 2;
+
+	switch (type) {
+	case 0x0800:
+		return parse_ipv4(ctx, data, data_end, p);
+	case 0x86dd:
+		return parse_ipv6(ctx, data, data_end, p);
+	case 0x0806:
+		return p->len - p->l3_off < ARP_LEN ? SL_DROP_ARP_TRUNCATED : 0;
+	default:
+		return 0;
+	}
+}
+
+/* Index of the lowest set bit of x (x != 0).  verifier/BPF ISA: no
+ * count-trailing-zeros instruction, so a binary search. */
+static __always_inline __u32
+lowest_bit(__u64 x)
+{
+	__u32 n = 0;
+
+	x &= -x;
+	if (x & 0xffffffff00000000ull)
+		n += 32;
+	if (x & 0xffff0000ffff0000ull)
+		n += 16;
+	if (x & 0xff00ff00ff00ff00ull)
+		n += 8;
+	if (x & 0xf0f0f0f0f0f0f0f0ull)
+		n += 4;
+	if (x & 0xccccccccccccccccull)
+		n += 2;
+	if (x & 0xaaaaaaaaaaaaaaaaull)
+		n += 1;
+	return n;
+}
+
+static __always_inline struct sl_xdp_bitmap *
+bm_at(void *bm, __u32 idx)
+{
+	return bpf_map_lookup_elem(bm, &idx);
+}
+
+/*
+ * The first rule of set `set` that the packet matches, or n_rules (the
+ * default).  Any table missing (a set being built never is active, so
+ * this is defensive) judges by the default.
+ *
+ * verifier: a global function, verified once with unknown arguments
+ * instead of once per parser path that reaches it.
+ */
+__noinline __u32
+sl_classify(struct xdp_md *ctx, const struct pkt *p, __u32 set,
+	    __u32 n_rules, __u32 n_words)
+{
+	void *data = (void *)(long)ctx->data;
+	void *data_end = (void *)(long)ctx->data_end;
+	__u32 ifindex = ctx->ingress_ifindex;
+	struct sl_xdp_bitmap *src, *dst, *proto, *flags, *ct, *vlan, *sp, *dp,
+		*in;
+	void *bm, *pidx, *inport, *tsrc, *tdst;
+	__u32 *sidx, *didx, key;
+	__u8 *ip;
+
+	if (p == NULL)
+		return n_rules;
+	ip = data + (p->l3_off & OFF_MAX);
+
+	/* verifier: the parser checked the address bytes, but through
+	 * another pointer; the checks below cannot fail. */
+	if (p->family == 4) {
+		struct sl_xdp_lpm4_key k = { .prefixlen = 32 };
+
+		if ((void *)(ip + IPV4_HDR_MIN) > data_end)
+			return n_rules;
+
+		tsrc = bpf_map_lookup_elem(&sl_src4, &set);
+		tdst = bpf_map_lookup_elem(&sl_dst4, &set);
+		if (tsrc == NULL || tdst == NULL)
+			return n_rules;
+		__builtin_memcpy(k.addr, ip + 12, 4);
+		src = bpf_map_lookup_elem(tsrc, &k);
+		__builtin_memcpy(k.addr, ip + 16, 4);
+		dst = bpf_map_lookup_elem(tdst, &k);
+	} else {
+		struct sl_xdp_lpm6_key k = { .prefixlen = 128 };
+
+		if ((void *)(ip + IPV6_HDR_LEN) > data_end)
+			return n_rules;
+
+		tsrc = bpf_map_lookup_elem(&sl_src6, &set);
+		tdst = bpf_map_lookup_elem(&sl_dst6, &set);
+		if (tsrc == NULL || tdst == NULL)
+			return n_rules;
+		__builtin_memcpy(k.addr, ip + 8, 16);
+		src = bpf_map_lookup_elem(tsrc, &k);
+		__builtin_memcpy(k.addr, ip + 24, 16);
+		dst = bpf_map_lookup_elem(tdst, &k);
+	}
+	bm = bpf_map_lookup_elem(&sl_bm, &set);
+	pidx = bpf_map_lookup_elem(&sl_pidx, &set);
+	inport = bpf_map_lookup_elem(&sl_inport, &set);
+	if (src == NULL || dst == NULL || bm == NULL || pidx == NULL ||
+	    inport == NULL)
+		return n_rules;
+
+	key = p->sport;
+	sidx = bpf_map_lookup_elem(pidx, &key);
+	key = SL_XDP_PIDX_DPORT + p->dport;
+	didx = bpf_map_lookup_elem(pidx, &key);
+	if (sidx == NULL || didx == NULL)
+		return n_rules;
+	in = bpf_map_lookup_elem(inport, &ifindex);
+	if (in == NULL) {
+		key = 0;
+		in = bpf_map_lookup_elem(inport, &key);
+	}
+	proto = bm_at(bm, SL_XDP_BM_PROTO + p->proto);
+	flags = bm_at(bm, SL_XDP_BM_FLAGS + p->tcp_flags);
+	/* Without connection tracking every packet is `new`, as in the
+	 * DPDK dataplane with conntrack off. */
+	ct = bm_at(bm, SL_XDP_BM_CT + CT_BIT_NEW);
+	vlan = bm_at(bm, SL_XDP_BM_VLAN + p->vlan);
+	sp = bm_at(bm, *sidx);
+	dp = bm_at(bm, *didx);
+	if (in == NULL || proto == NULL || flags == NULL || ct == NULL ||
+	    vlan == NULL || sp == NULL || dp == NULL)
+		return n_rules;
+
+	/* verifier: constant bound; n_words (<= SL_XDP_WORDS) ends it early. */
+	for (__u32 w = 0; w < SL_XDP_WORDS; w++) {
+		__u64 x;
+
+		if (w >= n_words)
+			break;
+		x = src->w[w] & dst->w[w] & proto->w[w] & sp->w[w] &
+		    dp->w[w] & in->w[w] & vlan->w[w] & flags->w[w] & ct->w[w];
+		if (x != 0) {
+			__u32 r = w * 64 + lowest_bit(x);
+
+			return r < n_rules ? r : n_rules;
+		}
+	}
+	return n_rules;
+}
+
+static __always_inline void
+count_drop(__u32 reason, __u64 len)
+{
+	struct sl_xdp_counter *c = bpf_map_lookup_elem(&sl_drops, &reason);
+
+	if (c != NULL) {
+		c->packets++;
+		c->bytes += len;
+	}
+}
+
+static __always_inline void
+count_port(__u32 ifindex, __u64 len, int passed)
+{
+	struct sl_xdp_port_counter *c = bpf_map_lookup_elem(&sl_ports, &ifindex);
+
+	if (c == NULL) {
+		struct sl_xdp_port_counter zero = {};
+
+		/* First packet of this interface on any CPU: create the
+		 * entry (another CPU may win the race; either is fine). */
+		bpf_map_update_elem(&sl_ports, &ifindex, &zero, BPF_NOEXIST);
+		c = bpf_map_lookup_elem(&sl_ports, &ifindex);
+		if (c == NULL)
+			return;
+	}
+	c->rx_packets++;
+	c->rx_bytes += len;
+	if (passed)
+		c->passed++;
+	else
+		c->dropped++;
+}
+
+static __always_inline void
+record(__u32 rule, __u32 reason, __u32 action)
+{
+	__u32 zero = 0;
+	struct sl_xdp_verdict *v;
+
+	if (!sl_cfg_last_verdict)
+		return;		/* dead code unless a test asked for it */
+	v = bpf_map_lookup_elem(&sl_last, &zero);
+	if (v != NULL) {
+		v->rule = rule;
+		v->reason = (__u8)reason;
+		v->action = (__u8)action;
+	}
+}
+
+SEC("xdp")
+int
+sluice_xdp(struct xdp_md *ctx)
+{
+	void *data = (void *)(long)ctx->data;
+	void *data_end = (void *)(long)ctx->data_end;
+	__u32 ifindex = ctx->ingress_ifindex;
+	struct pkt p = { .vlan = SL_XDP_VLAN_NONE };
+	struct sl_xdp_rule *rule;
+	struct sl_xdp_counter *rc;
+	struct sl_xdp_ctl *ctl;
+	void *rules, *rcnt;
+	__u32 zero = 0, set, r, reason;
+	int verdict = XDP_PASS;
+
+	p.len = (__u32)(data_end - data);
+	reason = parse_frame(ctx, data, data_end, &p);
+	if (reason != 0) {
+		count_drop(reason, p.len);
+		record(SL_XDP_NO_RULE, reason, 0);
+		verdict = XDP_DROP;
+		goto out;
+	}
+	if (p.family == 0) {
+		record(SL_XDP_NO_RULE, 0, 0);	/* not IP: not judged */
+		goto out;
+	}
+
+	ctl = bpf_map_lookup_elem(&sl_ctl, &zero);
+	if (ctl == NULL)
+		goto out;
+	set = ctl->active & 1;
+	if (ctl->set[set].state != SL_XDP_SET_READY) {
+		record(SL_XDP_NO_RULE, 0, 0);	/* no policy yet */
+		goto out;
+	}
+	rules = bpf_map_lookup_elem(&sl_rules, &set);
+	rcnt = bpf_map_lookup_elem(&sl_rcnt, &set);
+	if (rules == NULL || rcnt == NULL)
+		goto out;
+	r = sl_classify(ctx, &p, set, ctl->set[set].n_rules,
+			ctl->set[set].n_words);
+	rule = bpf_map_lookup_elem(rules, &r);
+	rc = bpf_map_lookup_elem(rcnt, &r);
+	if (rule == NULL || rc == NULL)
+		goto out;
+	rc->packets++;
+	rc->bytes += p.len;
+	if (rule->action == ACTION_DROP) {
+		count_drop(SL_DROP_RULE, p.len);
+		verdict = XDP_DROP;
+	}
+	record(r, verdict == XDP_DROP ? SL_DROP_RULE : 0, rule->action);
+out:
+	count_port(ifindex, p.len, verdict == XDP_PASS);
+	return verdict;
+}

@@ -1,0 +1,392 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Policy -> XDP map image: the per-field rule bitmaps of the bpf-iptables
+ * scheme (include/sluice/xdp_maps.h).  Every table is computed from
+ * sl_match_compile(), the numbers the DPDK ACL builder uses too.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "xdp_compile.h"
+
+static void
+errf(char *err, size_t size, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err == NULL || size == 0)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, size, fmt, ap);
+	va_end(ap);
+}
+
+static inline void
+bm_set(struct sl_xdp_bitmap *b, uint32_t rule)
+{
+	b->w[rule / 64] |= 1ull << (rule % 64);
+}
+
+static inline void
+bm_clear(struct sl_xdp_bitmap *b, uint32_t rule)
+{
+	b->w[rule / 64] &= ~(1ull << (rule % 64));
+}
+
+static inline void
+bm_or(struct sl_xdp_bitmap *d, const struct sl_xdp_bitmap *s)
+{
+	for (unsigned int w = 0; w < SL_XDP_WORDS; w++)
+		d->w[w] |= s->w[w];
+}
+
+int
+sl_xdp_policy_supported(const struct sl_policy *p, char *err, size_t err_size)
+{
+	if (p->n_rules > SL_XDP_RULES_MAX) {
+		errf(err, err_size, "rules: %zu rules, the XDP backend holds at "
+		     "most %u", p->n_rules, SL_XDP_RULES_MAX);
+		return -E2BIG;
+	}
+	for (size_t i = 0; i < p->n_rules; i++) {
+		const struct sl_rule *r = &p->rules[i];
+
+		if (r->match.fields & SL_MATCH_PAYLOAD) {
+			errf(err, err_size, "rules[%zu].payload: payload "
+			     "(Hyperscan) rules cannot run in XDP; use the DPDK "
+			     "backend, which drives this NIC through its "
+			     "af_xdp port (devargs net_af_xdp0,iface=IF)", i);
+			return -ENOTSUP;
+		}
+		if (r->match.fields & SL_MATCH_CT) {
+			errf(err, err_size, "rules[%zu].ct: connection tracking "
+			     "is not implemented in the XDP backend yet; use "
+			     "the DPDK backend", i);
+			return -ENOTSUP;
+		}
+		if (r->action.type != SL_ACTION_ACCEPT &&
+		    r->action.type != SL_ACTION_DROP) {
+			errf(err, err_size, "rules[%zu].action: %s is not "
+			     "implemented in the XDP backend yet; use the DPDK "
+			     "backend", i, sl_action_name(r->action.type));
+			return -ENOTSUP;
+		}
+	}
+	if (p->default_action.type != SL_ACTION_ACCEPT &&
+	    p->default_action.type != SL_ACTION_DROP) {
+		errf(err, err_size, "default: %s is not implemented in the XDP "
+		     "backend yet; use the DPDK backend",
+		     sl_action_name(p->default_action.type));
+		return -ENOTSUP;
+	}
+	return 0;
+}
+
+/* Whether prefix (alen, a) contains prefix (blen, b). */
+static bool
+prefix_contains(uint8_t alen, const uint8_t *a, uint8_t blen, const uint8_t *b)
+{
+	unsigned int full = alen / 8, rest = alen % 8;
+
+	if (alen > blen || memcmp(a, b, full) != 0)
+		return false;
+	return rest == 0 ||
+	       ((a[full] ^ b[full]) & (uint8_t)(0xff << (8 - rest))) == 0;
+}
+
+/* One trie: the /0 entry and one per distinct prefix of the rules of the
+ * family that set the field; each entry's bitmap as the header says. */
+static int
+build_trie(struct sl_xdp_image *img, const struct sl_match_compiled *mc,
+	   const bool *live, unsigned int t)
+{
+	int family = t <= SL_XDP_TRIE_DST4 ? 4 : 6;
+	bool is_src = t == SL_XDP_TRIE_SRC4 || t == SL_XDP_TRIE_SRC6;
+	struct sl_xdp_trie_entry *e = calloc(img->n_rules + 1, sizeof(*e));
+	size_t n = 1;
+
+	if (e == NULL)
+		return -ENOMEM;
+	for (uint32_t i = 0; i < img->n_rules; i++) {
+		uint8_t len = is_src ? mc[i].src_len : mc[i].dst_len;
+		const uint8_t *a = is_src ? mc[i].src : mc[i].dst;
+		size_t k;
+
+		if (!live[i] || len == 0 ||
+		    (mc[i].family != 0 && mc[i].family != family))
+			continue;
+		for (k = 1; k < n; k++)
+			if (e[k].len == len && memcmp(e[k].addr, a, 16) == 0)
+				break;
+		if (k == n) {
+			e[n].len = len;
+			memcpy(e[n].addr, a, 16);
+			n++;
+		}
+	}
+	for (size_t k = 0; k < n; k++) {
+		for (uint32_t i = 0; i < img->n_rules; i++) {
+			uint8_t len = is_src ? mc[i].src_len : mc[i].dst_len;
+			const uint8_t *a = is_src ? mc[i].src : mc[i].dst;
+
+			if (!live[i] ||
+			    (mc[i].family != 0 && mc[i].family != family))
+				continue;
+			if (prefix_contains(len, a, e[k].len, e[k].addr))
+				bm_set(&e[k].bm, i);
+		}
+	}
+	img->trie[t] = e;
+	img->n_trie[t] = n;
+	return 0;
+}
+
+struct port_event {
+	uint32_t pos;		/* first port where the change applies */
+	uint32_t rule;
+	bool add;
+};
+
+static int
+cmp_event(const void *a, const void *b)
+{
+	const struct port_event *x = a, *y = b;
+
+	return x->pos < y->pos ? -1 : x->pos > y->pos;
+}
+
+/*
+ * One port field: elementary intervals from a sweep over the rules' range
+ * ends, one bitmap per interval from SL_XDP_BM_PORTS + *next on, and
+ * pidx[base + port] naming each port's interval.
+ */
+static int
+build_ports(struct sl_xdp_image *img, const struct sl_match_compiled *mc,
+	    const bool *live, bool is_src, uint32_t base)
+{
+	struct port_event *ev = calloc(2 * (size_t)img->n_rules + 1,
+				       sizeof(*ev));
+	struct sl_xdp_bitmap cur;
+	size_t n = 0;
+	uint32_t start = 0;
+
+	if (ev == NULL)
+		return -ENOMEM;
+	for (uint32_t i = 0; i < img->n_rules; i++) {
+		uint16_t lo = is_src ? mc[i].sport_lo : mc[i].dport_lo;
+		uint16_t hi = is_src ? mc[i].sport_hi : mc[i].dport_hi;
+
+		if (!live[i])
+			continue;
+		ev[n++] = (struct port_event){ lo, i, true };
+		if (hi < 65535)
+			ev[n++] = (struct port_event){ (uint32_t)hi + 1, i, false };
+	}
+	qsort(ev, n, sizeof(*ev), cmp_event);
+	memset(&cur, 0, sizeof(cur));
+	for (size_t k = 0; k <= n;) {
+		uint32_t pos = k < n ? ev[k].pos : 65536;
+
+		if (pos > start) {
+			/* [start, pos) has the bitmap cur */
+			uint32_t slot = img->n_bm++;
+
+			img->bm[slot] = cur;
+			for (uint32_t port = start; port < pos; port++)
+				img->pidx[base + port] = slot;
+			start = pos;
+		}
+		if (k == n)
+			break;
+		/* every event at this position */
+		for (; k < n && ev[k].pos == pos; k++) {
+			if (ev[k].add)
+				bm_set(&cur, ev[k].rule);
+			else
+				bm_clear(&cur, ev[k].rule);
+		}
+	}
+	free(ev);
+	return 0;
+}
+
+static int
+build_inport(struct sl_xdp_image *img, const struct sl_match_compiled *mc,
+	     const bool *live, const uint32_t *rule_ifindex, char *err,
+	     size_t err_size)
+{
+	struct sl_xdp_inport_entry *e = calloc(SL_XDP_INPORT_MAX, sizeof(*e));
+	size_t n = 1;
+
+	if (e == NULL)
+		return -ENOMEM;
+	/* entry 0 (ifindex 0): the rules that name no interface */
+	for (uint32_t i = 0; i < img->n_rules; i++) {
+		size_t k;
+
+		if (!live[i] || mc[i].in_port < 0)
+			continue;
+		for (k = 1; k < n; k++)
+			if (e[k].ifindex == rule_ifindex[i])
+				break;
+		if (k == n) {
+			if (n == SL_XDP_INPORT_MAX) {
+				errf(err, err_size, "rules[%u].in_port: more "
+				     "than %u interfaces named in in_port", i,
+				     SL_XDP_INPORT_MAX - 1);
+				free(e);
+				return -E2BIG;
+			}
+			e[n++].ifindex = rule_ifindex[i];
+		}
+	}
+	for (uint32_t i = 0; i < img->n_rules; i++) {
+		if (!live[i])
+			continue;
+		for (size_t k = 0; k < n; k++)
+			if (mc[i].in_port < 0 || e[k].ifindex == rule_ifindex[i])
+				bm_set(&e[k].bm, i);
+	}
+	img->inport = e;
+	img->n_inport = n;
+	return 0;
+}
+
+/* protocol, TCP flags, ct and VLAN regions of sl_bm */
+static void
+build_small_fields(struct sl_xdp_image *img,
+		   const struct sl_match_compiled *mc, const bool *live)
+{
+	struct sl_xdp_bitmap *bm = img->bm;
+
+	for (uint32_t i = 0; i < img->n_rules; i++) {
+		if (!live[i])
+			continue;
+		for (unsigned int v = 0; v < 256; v++) {
+			if (mc[i].proto_mask == 0 || mc[i].proto == v)
+				bm_set(&bm[SL_XDP_BM_PROTO + v], i);
+			if ((v & mc[i].tcp_flags_mask) == mc[i].tcp_flags)
+				bm_set(&bm[SL_XDP_BM_FLAGS + v], i);
+		}
+		for (unsigned int b = 0; b < 4; b++)
+			if (mc[i].ct & (1u << b))
+				bm_set(&bm[SL_XDP_BM_CT + b], i);
+		if (mc[i].fields & SL_MATCH_VLAN) {
+			bm_set(&bm[SL_XDP_BM_VLAN + mc[i].vlan], i);
+		} else {
+			/* in the untagged entry now, copied to every VID
+			 * below */
+			bm_set(&bm[SL_XDP_BM_VLAN + SL_XDP_VLAN_NONE], i);
+		}
+	}
+	for (unsigned int v = 0; v < SL_XDP_VLAN_NONE; v++)
+		bm_or(&bm[SL_XDP_BM_VLAN + v],
+		      &bm[SL_XDP_BM_VLAN + SL_XDP_VLAN_NONE]);
+}
+
+void
+sl_xdp_image_free(struct sl_xdp_image *img)
+{
+	if (img == NULL)
+		return;
+	free(img->rules);
+	for (unsigned int t = 0; t < SL_XDP_TRIES; t++)
+		free(img->trie[t]);
+	free(img->bm);
+	free(img->pidx);
+	free(img->inport);
+	free(img);
+}
+
+int
+sl_xdp_compile(const struct sl_policy *p, const uint32_t *ifindex_of,
+	       struct sl_xdp_image **out, char *err, size_t err_size)
+{
+	struct sl_xdp_image *img = calloc(1, sizeof(*img));
+	struct sl_match_compiled *mc = NULL;
+	uint32_t *rule_ifindex = NULL;
+	bool *live = NULL;
+	int ret;
+
+	*out = NULL;
+	if (err != NULL && err_size > 0)
+		err[0] = '\0';
+	if (img == NULL)
+		return -ENOMEM;
+	ret = sl_xdp_policy_supported(p, err, err_size);
+	if (ret != 0)
+		goto fail;
+	img->n_rules = (uint32_t)p->n_rules;
+	img->generation = p->generation;
+	img->rules = calloc(img->n_rules + 1, sizeof(*img->rules));
+	img->bm = calloc(SL_XDP_BM_ENTRIES, sizeof(*img->bm));
+	img->pidx = calloc(SL_XDP_PIDX_ENTRIES, sizeof(*img->pidx));
+	mc = calloc(img->n_rules + 1, sizeof(*mc));
+	live = calloc(img->n_rules + 1, sizeof(*live));
+	rule_ifindex = calloc(img->n_rules + 1, sizeof(*rule_ifindex));
+	ret = -ENOMEM;
+	if (!img->rules || !img->bm || !img->pidx || !mc || !live ||
+	    !rule_ifindex) {
+		errf(err, err_size, "out of memory for %u rules", img->n_rules);
+		goto fail;
+	}
+
+	for (uint32_t i = 0; i < img->n_rules; i++) {
+		const struct sl_rule *r = &p->rules[i];
+
+		if (sl_match_compile(p, i, &mc[i]) != 0) {
+			errf(err, err_size, "rules[%u]: cannot compile the "
+			     "match", i);
+			ret = -EINVAL;
+			goto fail;
+		}
+		live[i] = true;
+		if (mc[i].in_port >= 0) {
+			rule_ifindex[i] = ifindex_of ? ifindex_of[mc[i].in_port]
+						     : 0;
+			if (rule_ifindex[i] == 0) {
+				/* names a port absent here: never matches */
+				live[i] = false;
+				img->n_never++;
+			}
+		}
+		img->rules[i].action = r->action.type;
+		snprintf(img->rules[i].id, sizeof(img->rules[i].id), "%s",
+			 r->id ? r->id : "");
+	}
+	img->rules[img->n_rules].action = p->default_action.type;
+	snprintf(img->rules[img->n_rules].id,
+		 sizeof(img->rules[img->n_rules].id), "default");
+
+	for (unsigned int t = 0; t < SL_XDP_TRIES; t++) {
+		ret = build_trie(img, mc, live, t);
+		if (ret != 0)
+			goto fail;
+	}
+	build_small_fields(img, mc, live);
+	img->n_bm = SL_XDP_BM_PORTS;
+	ret = build_ports(img, mc, live, true, 0);
+	if (ret == 0)
+		ret = build_ports(img, mc, live, false, SL_XDP_PIDX_DPORT);
+	if (ret == 0)
+		ret = build_inport(img, mc, live, rule_ifindex, err, err_size);
+	if (ret != 0)
+		goto fail;
+	free(mc);
+	free(live);
+	free(rule_ifindex);
+	*out = img;
+	return 0;
+fail:
+	if (ret == -ENOMEM && err != NULL && err[0] == '\0')
+		errf(err, err_size, "out of memory");
+	free(mc);
+	free(live);
+	free(rule_ifindex);
+	sl_xdp_image_free(img);
+	return ret;
+}

@@ -1,0 +1,71 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * A policy compiled into the contents of one XDP map set (the tables
+ * include/sluice/xdp_maps.h describes), in plain memory: no libbpf, so unit
+ * tests can look at it.  xdp_loader.c writes an image into fresh inner maps.
+ * Setup code: allocates, not thread safe on one image.
+ */
+#ifndef SLUICE_BPF_XDP_COMPILE_H
+#define SLUICE_BPF_XDP_COMPILE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "sluice/policy.h"
+#include "sluice/xdp_maps.h"
+
+enum sl_xdp_trie {
+	SL_XDP_TRIE_SRC4,
+	SL_XDP_TRIE_DST4,
+	SL_XDP_TRIE_SRC6,
+	SL_XDP_TRIE_DST6,
+	SL_XDP_TRIES
+};
+
+struct sl_xdp_trie_entry {
+	uint8_t len;			/* prefix length */
+	uint8_t addr[16];		/* network order; IPv4 in 0..3 */
+	struct sl_xdp_bitmap bm;
+};
+
+struct sl_xdp_inport_entry {
+	uint32_t ifindex;		/* 0: every interface not listed */
+	struct sl_xdp_bitmap bm;
+};
+
+struct sl_xdp_image {
+	uint32_t n_rules;
+	uint64_t generation;
+	struct sl_xdp_rule *rules;	/* n_rules + 1; the last: default */
+	struct sl_xdp_trie_entry *trie[SL_XDP_TRIES];
+	size_t n_trie[SL_XDP_TRIES];
+	struct sl_xdp_bitmap *bm;	/* SL_XDP_BM_ENTRIES, zero past n_bm */
+	uint32_t n_bm;			/* entries in use */
+	uint32_t *pidx;			/* SL_XDP_PIDX_ENTRIES */
+	struct sl_xdp_inport_entry *inport;
+	size_t n_inport;
+	uint32_t n_never;		/* rules whose in_port is absent */
+};
+
+/*
+ * Whether the XDP backend can enforce p: at most SL_XDP_RULES_MAX rules,
+ * no payload rules (XDP cannot run Hyperscan: the error names the DPDK
+ * backend and its af_xdp port), and - not implemented yet - no ct match,
+ * no replicate or steer action.  Returns 0, or -ENOTSUP / -E2BIG with a
+ * sentence naming the field in err.
+ */
+int sl_xdp_policy_supported(const struct sl_policy *p, char *err,
+			    size_t err_size);
+
+/*
+ * Compile a valid, supported policy.  ifindex_of[i] is the interface of
+ * policy port i, 0 when it is not on this host (rules naming it never
+ * match, as in the DPDK dataplane); NULL: every port is absent.  Returns
+ * 0 with *out to free with sl_xdp_image_free(), or -errno with err filled.
+ */
+int sl_xdp_compile(const struct sl_policy *p, const uint32_t *ifindex_of,
+		   struct sl_xdp_image **out, char *err, size_t err_size);
+
+void sl_xdp_image_free(struct sl_xdp_image *img);
+
+#endif /* SLUICE_BPF_XDP_COMPILE_H */

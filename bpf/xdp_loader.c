@@ -1,0 +1,950 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Load or adopt the XDP program, attach it, write policies, read counters
+ * (xdp_loader.h).  Setup code only: nothing here runs per packet.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <net/if.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <linux/if_link.h>
+
+#include "sluice_xdp.skel.h"
+#include "xdp_compile.h"
+#include "xdp_loader.h"
+
+/* Every map of the program, by its name in the object and under the pin
+ * root; the per-set ones come first. */
+#define SL_XDP_MAPS(_)                                                         \
+	_(SRC4, "sl_src4")                                                     \
+	_(DST4, "sl_dst4")                                                     \
+	_(SRC6, "sl_src6")                                                     \
+	_(DST6, "sl_dst6")                                                     \
+	_(BM, "sl_bm")                                                         \
+	_(PIDX, "sl_pidx")                                                     \
+	_(INPORT, "sl_inport")                                                 \
+	_(RULES, "sl_rules")                                                   \
+	_(RCNT, "sl_rcnt")                                                     \
+	_(CTL, "sl_ctl")                                                       \
+	_(DROPS, "sl_drops")                                                   \
+	_(PORTS, "sl_ports")                                                   \
+	_(LAST, "sl_last")
+
+enum {
+#define MAP_ENUM_(e, name) M_##e,
+	SL_XDP_MAPS(MAP_ENUM_)
+#undef MAP_ENUM_
+	M_N,
+	M_SET_N = M_CTL,	/* maps M_SRC4 .. M_RCNT are per set */
+};
+
+static const char *const map_names[M_N] = {
+#define MAP_NAME_(e, name) [M_##e] = name,
+	SL_XDP_MAPS(MAP_NAME_)
+#undef MAP_NAME_
+};
+
+/* The inner maps of each set, as the program's templates declare them
+ * (sluice_xdp.bpf.c): the kernel refuses an inner map that differs. */
+static const struct inner_spec {
+	enum bpf_map_type type;
+	uint32_t key_size, value_size, max_entries, flags;
+} inner_specs[M_SET_N] = {
+	[M_SRC4] = { BPF_MAP_TYPE_LPM_TRIE, sizeof(struct sl_xdp_lpm4_key),
+		     sizeof(struct sl_xdp_bitmap), SL_XDP_PREFIXES_MAX,
+		     BPF_F_NO_PREALLOC },
+	[M_DST4] = { BPF_MAP_TYPE_LPM_TRIE, sizeof(struct sl_xdp_lpm4_key),
+		     sizeof(struct sl_xdp_bitmap), SL_XDP_PREFIXES_MAX,
+		     BPF_F_NO_PREALLOC },
+	[M_SRC6] = { BPF_MAP_TYPE_LPM_TRIE, sizeof(struct sl_xdp_lpm6_key),
+		     sizeof(struct sl_xdp_bitmap), SL_XDP_PREFIXES_MAX,
+		     BPF_F_NO_PREALLOC },
+	[M_DST6] = { BPF_MAP_TYPE_LPM_TRIE, sizeof(struct sl_xdp_lpm6_key),
+		     sizeof(struct sl_xdp_bitmap), SL_XDP_PREFIXES_MAX,
+		     BPF_F_NO_PREALLOC },
+	[M_BM] = { BPF_MAP_TYPE_ARRAY, 4, sizeof(struct sl_xdp_bitmap),
+		   SL_XDP_BM_ENTRIES, 0 },
+	[M_PIDX] = { BPF_MAP_TYPE_ARRAY, 4, 4, SL_XDP_PIDX_ENTRIES, 0 },
+	[M_INPORT] = { BPF_MAP_TYPE_HASH, 4, sizeof(struct sl_xdp_bitmap),
+		       SL_XDP_INPORT_MAX, 0 },
+	[M_RULES] = { BPF_MAP_TYPE_ARRAY, 4, sizeof(struct sl_xdp_rule),
+		      SL_XDP_RULES_MAX + 1, 0 },
+	[M_RCNT] = { BPF_MAP_TYPE_PERCPU_ARRAY, 4,
+		     sizeof(struct sl_xdp_counter), SL_XDP_RULES_MAX + 1, 0 },
+};
+
+#define LINKS_MAX 64
+
+struct sl_xdp {
+	struct sluice_xdp *skel;	/* NULL when adopted */
+	bool adopted;
+	int prog_fd;
+	int map_fd[M_N];
+	char pin_root[PATH_MAX / 2];	/* "" : nothing pinned */
+	struct {
+		char ifname[IF_NAMESIZE];
+		int fd;
+	} links[LINKS_MAX];
+	unsigned int n_links;
+	int ncpus;
+};
+
+static void
+errf(char *err, size_t size, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err == NULL || size == 0)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, size, fmt, ap);
+	va_end(ap);
+}
+
+static int
+quiet_print(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	if (level == LIBBPF_DEBUG || level == LIBBPF_INFO)
+		return 0;
+	return vfprintf(stderr, fmt, ap);
+}
+
+/* mkdir -p for the pin root (bpffs accepts directories). */
+static int
+mkdir_p(const char *path)
+{
+	char buf[PATH_MAX];
+	size_t n = strlen(path);
+
+	if (n == 0 || n >= sizeof(buf))
+		return -ENAMETOOLONG;
+	memcpy(buf, path, n + 1);
+	for (char *s = buf + 1; *s; s++) {
+		if (*s != '/')
+			continue;
+		*s = '\0';
+		if (mkdir(buf, 0700) != 0 && errno != EEXIST)
+			return -errno;
+		*s = '/';
+	}
+	if (mkdir(buf, 0700) != 0 && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+static void
+pin_path(const struct sl_xdp *x, const char *name, char *buf, size_t size)
+{
+	snprintf(buf, size, "%s/%s", x->pin_root, name);
+}
+
+static int
+adopt(struct sl_xdp *x, char *err, size_t err_size)
+{
+	char path[PATH_MAX];
+
+	pin_path(x, SL_XDP_PIN_PROG, path, sizeof(path));
+	x->prog_fd = bpf_obj_get(path);
+	if (x->prog_fd < 0) {
+		int ret = -errno;
+
+		errf(err, err_size, "cannot open the pinned program %s: %s",
+		     path, strerror(-ret));
+		return ret;
+	}
+	for (int m = 0; m < M_N; m++) {
+		pin_path(x, map_names[m], path, sizeof(path));
+		x->map_fd[m] = bpf_obj_get(path);
+		if (x->map_fd[m] < 0) {
+			int ret = -errno;
+
+			errf(err, err_size, "the program pinned under %s has no "
+			     "map %s (%s): detach it and remove %s, then "
+			     "attach again", x->pin_root, map_names[m],
+			     strerror(-ret), x->pin_root);
+			return ret;
+		}
+	}
+	x->adopted = true;
+	return 0;
+}
+
+static int
+load(struct sl_xdp *x, const struct sl_xdp_opts *o, char *err, size_t err_size)
+{
+	char path[PATH_MAX];
+	struct bpf_map *map;
+	int ret;
+
+	x->skel = sluice_xdp__open();
+	if (x->skel == NULL) {
+		ret = -errno;
+		errf(err, err_size, "cannot open the XDP object: %s",
+		     strerror(-ret));
+		return ret;
+	}
+	x->skel->rodata->sl_cfg_last_verdict = o->last_verdict;
+	if (x->pin_root[0] != '\0') {
+		ret = mkdir_p(x->pin_root);
+		if (ret != 0) {
+			errf(err, err_size, "cannot create the pin root %s: %s",
+			     x->pin_root, strerror(-ret));
+			return ret;
+		}
+		/* libbpf reuses maps already pinned there (a program that
+		 * was detached but whose maps stayed) or pins new ones.
+		 * Only the named maps: .rodata is frozen at load and cannot
+		 * be reopened for writing, which reuse would need. */
+		for (int m = 0; m < M_N; m++) {
+			map = bpf_object__find_map_by_name(x->skel->obj,
+							   map_names[m]);
+			if (map == NULL)
+				continue;	/* reported after the load */
+			pin_path(x, map_names[m], path, sizeof(path));
+			ret = bpf_map__set_pin_path(map, path);
+			if (ret != 0) {
+				errf(err, err_size, "cannot pin %s: %s", path,
+				     strerror(-ret));
+				return ret;
+			}
+		}
+	}
+	ret = sluice_xdp__load(x->skel);
+	if (ret != 0) {
+		errf(err, err_size, "the kernel refused the XDP program: %s%s",
+		     strerror(-ret), o->verbose ? "" :
+		     " (run with --verbose for the verifier log)");
+		return ret;
+	}
+	x->prog_fd = bpf_program__fd(x->skel->progs.sluice_xdp);
+	for (int m = 0; m < M_N; m++) {
+		map = bpf_object__find_map_by_name(x->skel->obj, map_names[m]);
+		if (map == NULL) {
+			errf(err, err_size, "the XDP object has no map %s",
+			     map_names[m]);
+			return -ENOENT;
+		}
+		x->map_fd[m] = bpf_map__fd(map);
+	}
+	if (x->pin_root[0] != '\0') {
+		pin_path(x, SL_XDP_PIN_PROG, path, sizeof(path));
+		ret = bpf_program__pin(x->skel->progs.sluice_xdp, path);
+		if (ret != 0) {
+			errf(err, err_size, "cannot pin the program at %s: %s",
+			     path, strerror(-ret));
+			return ret;
+		}
+	}
+	return 0;
+}
+
+int
+sl_xdp_open(const struct sl_xdp_opts *o, struct sl_xdp **out, char *err,
+	    size_t err_size)
+{
+	struct sl_xdp *x = calloc(1, sizeof(*x));
+	char path[PATH_MAX];
+	int ret;
+
+	*out = NULL;
+	if (x == NULL)
+		return -ENOMEM;
+	x->prog_fd = -1;
+	for (int m = 0; m < M_N; m++)
+		x->map_fd[m] = -1;
+	x->ncpus = libbpf_num_possible_cpus();
+	if (x->ncpus <= 0) {
+		free(x);
+		return -EINVAL;
+	}
+	libbpf_set_print(o->verbose ? NULL : quiet_print);
+	if (o->pin_root != NULL) {
+		if (strlen(o->pin_root) >= sizeof(x->pin_root) - 32) {
+			free(x);
+			errf(err, err_size, "pin root too long");
+			return -ENAMETOOLONG;
+		}
+		snprintf(x->pin_root, sizeof(x->pin_root), "%s", o->pin_root);
+	}
+
+	pin_path(x, SL_XDP_PIN_PROG, path, sizeof(path));
+	if (x->pin_root[0] != '\0' && access(path, F_OK) == 0)
+		ret = adopt(x, err, err_size);
+	else
+		ret = load(x, o, err, err_size);
+	if (ret != 0) {
+		sl_xdp_close(x);
+		return ret;
+	}
+	*out = x;
+	return 0;
+}
+
+void
+sl_xdp_close(struct sl_xdp *x)
+{
+	if (x == NULL)
+		return;
+	for (unsigned int i = 0; i < x->n_links; i++)
+		close(x->links[i].fd);
+	if (x->skel != NULL) {
+		sluice_xdp__destroy(x->skel);	/* closes its fds */
+	} else {
+		for (int m = 0; m < M_N; m++)
+			if (x->map_fd[m] >= 0)
+				close(x->map_fd[m]);
+		if (x->prog_fd >= 0)
+			close(x->prog_fd);
+	}
+	free(x);
+}
+
+bool
+sl_xdp_adopted(const struct sl_xdp *x)
+{
+	return x->adopted;
+}
+
+int
+sl_xdp_prog_fd(const struct sl_xdp *x)
+{
+	return x->prog_fd;
+}
+
+/* ---- attach / detach ---- */
+
+static uint32_t
+prog_id_of(int prog_fd)
+{
+	struct bpf_prog_info info;
+	uint32_t len = sizeof(info);
+
+	memset(&info, 0, sizeof(info));
+	if (bpf_obj_get_info_by_fd(prog_fd, &info, &len) != 0)
+		return 0;
+	return info.id;
+}
+
+static enum sl_xdp_mode
+mode_of(unsigned int ifindex)
+{
+	LIBBPF_OPTS(bpf_xdp_query_opts, q);
+
+	if (bpf_xdp_query((int)ifindex, 0, &q) == 0 &&
+	    q.attach_mode == XDP_ATTACHED_SKB)
+		return SL_XDP_MODE_GENERIC;
+	return SL_XDP_MODE_NATIVE;
+}
+
+/* A link pinned by an earlier sluice for this interface: keep it, and
+ * point it at this handle's program when it runs another (an upgrade). */
+static int
+adopt_link(struct sl_xdp *x, const char *path, const char *ifname,
+	   unsigned int ifindex, enum sl_xdp_mode *mode, char *err,
+	   size_t err_size)
+{
+	struct bpf_link_info info;
+	uint32_t len = sizeof(info);
+	int fd = bpf_obj_get(path);
+
+	if (fd < 0)
+		return -errno;
+	memset(&info, 0, sizeof(info));
+	if (bpf_obj_get_info_by_fd(fd, &info, &len) != 0 ||
+	    info.type != BPF_LINK_TYPE_XDP || info.xdp.ifindex != ifindex) {
+		/* stale: the interface went away and came back */
+		close(fd);
+		unlink(path);
+		return -ENOENT;
+	}
+	if (info.prog_id != prog_id_of(x->prog_fd) &&
+	    bpf_link_update(fd, x->prog_fd, NULL) != 0) {
+		int ret = -errno;
+
+		errf(err, err_size, "cannot switch %s to this program: %s",
+		     ifname, strerror(-ret));
+		close(fd);
+		return ret;
+	}
+	if (mode != NULL)
+		*mode = mode_of(ifindex);
+	if (x->n_links < LINKS_MAX) {
+		snprintf(x->links[x->n_links].ifname, IF_NAMESIZE, "%s", ifname);
+		x->links[x->n_links++].fd = fd;
+	} else {
+		close(fd);
+	}
+	return 0;
+}
+
+int
+sl_xdp_attach(struct sl_xdp *x, const char *ifname, bool generic_only,
+	      enum sl_xdp_mode *mode, char *err, size_t err_size)
+{
+	unsigned int ifindex = if_nametoindex(ifname);
+	char path[PATH_MAX];
+	enum sl_xdp_mode got = SL_XDP_MODE_NATIVE;
+	int fd;
+
+	if (ifindex == 0) {
+		errf(err, err_size, "no interface %s", ifname);
+		return -ENODEV;
+	}
+	for (unsigned int i = 0; i < x->n_links; i++)
+		if (strcmp(x->links[i].ifname, ifname) == 0)
+			return 0;
+	if (x->n_links == LINKS_MAX) {
+		errf(err, err_size, "at most %d interfaces per handle",
+		     LINKS_MAX);
+		return -ENOSPC;
+	}
+	if (x->pin_root[0] != '\0') {
+		int ret;
+
+		snprintf(path, sizeof(path), "%s/%s%s", x->pin_root,
+			 SL_XDP_PIN_LINK_PREFIX, ifname);
+		ret = adopt_link(x, path, ifname, ifindex, mode, err, err_size);
+		if (ret != -ENOENT)
+			return ret;
+	}
+
+	for (int attempt = generic_only ? 1 : 0; attempt < 2; attempt++) {
+		LIBBPF_OPTS(bpf_link_create_opts, lo,
+			    .flags = attempt == 0 ? XDP_FLAGS_DRV_MODE
+						  : XDP_FLAGS_SKB_MODE);
+
+		got = attempt == 0 ? SL_XDP_MODE_NATIVE : SL_XDP_MODE_GENERIC;
+		fd = bpf_link_create(x->prog_fd, (int)ifindex, BPF_XDP, &lo);
+		if (fd >= 0)
+			break;
+		fd = -errno;
+		if (fd == -EBUSY || fd == -EEXIST) {
+			errf(err, err_size, "another XDP program is attached to "
+			     "%s (ip link set dev %s xdp off removes it)",
+			     ifname, ifname);
+			return -EBUSY;
+		}
+		if (attempt == 0)
+			fprintf(stderr, "sluice-xdp: warning: native XDP on %s "
+				"failed (%s): falling back to generic mode, "
+				"which is much slower\n", ifname,
+				strerror(-fd));
+	}
+	if (fd < 0) {
+		errf(err, err_size, "cannot attach to %s: %s", ifname,
+		     strerror(-fd));
+		return fd;
+	}
+	if (x->pin_root[0] != '\0' && bpf_obj_pin(fd, path) != 0) {
+		int ret = -errno;
+
+		errf(err, err_size, "cannot pin the attachment at %s: %s",
+		     path, strerror(-ret));
+		bpf_link_detach(fd);
+		close(fd);
+		return ret;
+	}
+	snprintf(x->links[x->n_links].ifname, IF_NAMESIZE, "%s", ifname);
+	x->links[x->n_links++].fd = fd;
+	if (mode != NULL)
+		*mode = got;
+	return 0;
+}
+
+int
+sl_xdp_detach(struct sl_xdp *x, const char *ifname, char *err,
+	      size_t err_size)
+{
+	char path[PATH_MAX];
+	int fd = -1;
+	bool found = false;
+
+	for (unsigned int i = 0; i < x->n_links; i++) {
+		if (strcmp(x->links[i].ifname, ifname) != 0)
+			continue;
+		fd = x->links[i].fd;
+		x->links[i] = x->links[--x->n_links];
+		found = true;
+		break;
+	}
+	if (x->pin_root[0] != '\0') {
+		snprintf(path, sizeof(path), "%s/%s%s", x->pin_root,
+			 SL_XDP_PIN_LINK_PREFIX, ifname);
+		if (fd < 0)
+			fd = bpf_obj_get(path);
+		if (unlink(path) == 0)
+			found = true;
+	}
+	if (!found || fd < 0) {
+		errf(err, err_size, "sluice is not attached to %s", ifname);
+		if (fd >= 0)
+			close(fd);
+		return -ENOENT;
+	}
+	/* Detach now, whoever else holds the link. */
+	bpf_link_detach(fd);
+	close(fd);
+	return 0;
+}
+
+/* ---- policy ---- */
+
+static int
+create_inner(int m)
+{
+	const struct inner_spec *s = &inner_specs[m];
+	LIBBPF_OPTS(bpf_map_create_opts, mo, .map_flags = s->flags);
+	char name[16];
+
+	snprintf(name, sizeof(name), "%s_i", map_names[m]);
+	return bpf_map_create(s->type, name, s->key_size, s->value_size,
+			      s->max_entries, &mo);
+}
+
+/* keys 0 .. n-1 of an array, from values; batched where the kernel can */
+static int
+fill_array(int fd, const void *values, size_t value_size, uint32_t n)
+{
+	uint32_t *keys, count = n;
+	int ret;
+
+	if (n == 0)
+		return 0;
+	keys = malloc(sizeof(*keys) * n);
+	if (keys == NULL)
+		return -ENOMEM;
+	for (uint32_t i = 0; i < n; i++)
+		keys[i] = i;
+	ret = bpf_map_update_batch(fd, keys, values, &count, NULL);
+	if (ret != 0) {
+		ret = 0;
+		for (uint32_t i = 0; i < n && ret == 0; i++)
+			if (bpf_map_update_elem(fd, &i, (const char *)values +
+						(size_t)i * value_size, 0) != 0)
+				ret = -errno;
+	}
+	free(keys);
+	return ret;
+}
+
+static int
+fill_set(const struct sl_xdp_image *img, const int *fd)
+{
+	int ret = 0;
+
+	for (unsigned int t = 0; t < SL_XDP_TRIES && ret == 0; t++) {
+		int m = M_SRC4 + (int)t;	/* same order as the tries */
+		bool v4 = t <= SL_XDP_TRIE_DST4;
+
+		for (size_t k = 0; k < img->n_trie[t] && ret == 0; k++) {
+			const struct sl_xdp_trie_entry *e = &img->trie[t][k];
+			struct sl_xdp_lpm6_key key = { .prefixlen = e->len };
+
+			memcpy(key.addr, e->addr, v4 ? 4 : 16);
+			if (bpf_map_update_elem(fd[m], &key, &e->bm, 0) != 0)
+				ret = -errno;
+		}
+	}
+	if (ret == 0)
+		ret = fill_array(fd[M_BM], img->bm, sizeof(*img->bm), img->n_bm);
+	if (ret == 0)
+		ret = fill_array(fd[M_PIDX], img->pidx, sizeof(*img->pidx),
+				 SL_XDP_PIDX_ENTRIES);
+	for (size_t k = 0; k < img->n_inport && ret == 0; k++)
+		if (bpf_map_update_elem(fd[M_INPORT], &img->inport[k].ifindex,
+					&img->inport[k].bm, 0) != 0)
+			ret = -errno;
+	if (ret == 0)
+		ret = fill_array(fd[M_RULES], img->rules, sizeof(*img->rules),
+				 img->n_rules + 1);
+	return ret;
+}
+
+static int
+read_ctl(const struct sl_xdp *x, struct sl_xdp_ctl *ctl)
+{
+	uint32_t zero = 0;
+
+	return bpf_map_lookup_elem(x->map_fd[M_CTL], &zero, ctl) == 0 ? 0
+								       : -errno;
+}
+
+static int
+write_ctl(const struct sl_xdp *x, const struct sl_xdp_ctl *ctl)
+{
+	uint32_t zero = 0;
+
+	return bpf_map_update_elem(x->map_fd[M_CTL], &zero, ctl, 0) == 0
+		? 0 : -errno;
+}
+
+/* The inner map installed in slot set of outer map m, or -errno. */
+static int
+inner_fd(const struct sl_xdp *x, int m, uint32_t set)
+{
+	uint32_t id;
+	int fd;
+
+	if (bpf_map_lookup_elem(x->map_fd[m], &set, &id) != 0)
+		return -errno;
+	fd = bpf_map_get_fd_by_id(id);
+	return fd < 0 ? -errno : fd;
+}
+
+/* Sum one per-CPU counter. */
+static int
+read_percpu(const struct sl_xdp *x, int fd, uint32_t key,
+	    struct sl_xdp_counter *sum)
+{
+	struct sl_xdp_counter v[x->ncpus];
+
+	memset(sum, 0, sizeof(*sum));
+	if (bpf_map_lookup_elem(fd, &key, v) != 0)
+		return -errno;
+	for (int c = 0; c < x->ncpus; c++) {
+		sum->packets += v[c].packets;
+		sum->bytes += v[c].bytes;
+	}
+	return 0;
+}
+
+/* Totals of every rule of set `set` (carried + per-CPU), by index. */
+static int
+read_set_rules(const struct sl_xdp *x, uint32_t set, uint32_t n,
+	       struct sl_xdp_rule *rules, struct sl_xdp_counter *total)
+{
+	int rfd = inner_fd(x, M_RULES, set), cfd = inner_fd(x, M_RCNT, set);
+	int ret = 0;
+
+	if (rfd < 0 || cfd < 0) {
+		ret = rfd < 0 ? rfd : cfd;
+		goto out;
+	}
+	for (uint32_t i = 0; i <= n && ret == 0; i++) {
+		if (bpf_map_lookup_elem(rfd, &i, &rules[i]) != 0) {
+			ret = -errno;
+			break;
+		}
+		ret = read_percpu(x, cfd, i, &total[i]);
+		total[i].packets += rules[i].carried_packets;
+		total[i].bytes += rules[i].carried_bytes;
+	}
+out:
+	if (rfd >= 0)
+		close(rfd);
+	if (cfd >= 0)
+		close(cfd);
+	return ret;
+}
+
+static uint32_t
+id_hash(const char *s)
+{
+	uint32_t h = 2166136261u;	/* FNV-1a */
+
+	for (; *s; s++)
+		h = (h ^ (uint8_t)*s) * 16777619u;
+	return h;
+}
+
+/*
+ * Give each rule of the new set the counts of the old rule with the same
+ * id.  Runs after the flip and a grace period, so the old counters no
+ * longer move and nothing is lost or counted twice.
+ */
+static int
+carry_counters(const struct sl_xdp *x, const struct sl_xdp_ctl *ctl,
+	       uint32_t old, const struct sl_xdp_image *img, int new_rules_fd)
+{
+	uint32_t n_old = ctl->set[old].n_rules;
+	struct sl_xdp_rule *orules = calloc(n_old + 1, sizeof(*orules));
+	struct sl_xdp_counter *ototal = calloc(n_old + 1, sizeof(*ototal));
+	uint32_t slots = 1;
+	int32_t *index = NULL;
+	int ret;
+
+	while (slots < 2 * (img->n_rules + 1))
+		slots <<= 1;
+	index = malloc(sizeof(*index) * slots);
+	if (orules == NULL || ototal == NULL || index == NULL) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	ret = read_set_rules(x, old, n_old, orules, ototal);
+	if (ret != 0)
+		goto out;
+	memset(index, 0xff, sizeof(*index) * slots);
+	for (uint32_t i = 0; i <= img->n_rules; i++) {
+		uint32_t h = id_hash(img->rules[i].id);
+
+		while (index[h & (slots - 1)] >= 0)
+			h++;
+		index[h & (slots - 1)] = (int32_t)i;
+	}
+	for (uint32_t r = 0; r <= n_old && ret == 0; r++) {
+		uint32_t h = id_hash(orules[r].id);
+		int32_t i;
+
+		if (ototal[r].packets == 0 && ototal[r].bytes == 0)
+			continue;
+		for (; (i = index[h & (slots - 1)]) >= 0; h++) {
+			struct sl_xdp_rule v;
+			uint32_t key = (uint32_t)i;
+
+			if (strcmp(img->rules[i].id, orules[r].id) != 0)
+				continue;
+			v = img->rules[i];
+			v.carried_packets = ototal[r].packets;
+			v.carried_bytes = ototal[r].bytes;
+			if (bpf_map_update_elem(new_rules_fd, &key, &v, 0) != 0)
+				ret = -errno;
+			break;
+		}
+	}
+out:
+	free(orules);
+	free(ototal);
+	free(index);
+	return ret;
+}
+
+static int
+resolve_ports(const struct sl_policy *p, uint32_t **out)
+{
+	uint32_t *ifx = calloc(p->n_ports + 1, sizeof(*ifx));
+
+	if (ifx == NULL)
+		return -ENOMEM;
+	for (size_t i = 0; i < p->n_ports; i++)
+		ifx[i] = if_nametoindex(p->ports[i].name);
+	*out = ifx;
+	return 0;
+}
+
+int
+sl_xdp_apply(struct sl_xdp *x, const struct sl_policy *p,
+	     const uint32_t *ifindex_of, char *err, size_t err_size)
+{
+	struct sl_xdp_image *img = NULL;
+	uint32_t *resolved = NULL;
+	struct sl_xdp_ctl ctl;
+	int fd[M_SET_N];
+	uint32_t next, old;
+	bool had_policy;
+	int ret;
+
+	for (int m = 0; m < M_SET_N; m++)
+		fd[m] = -1;
+	if (ifindex_of == NULL) {
+		ret = resolve_ports(p, &resolved);
+		if (ret != 0)
+			goto out;
+		ifindex_of = resolved;
+	}
+	ret = sl_xdp_compile(p, ifindex_of, &img, err, err_size);
+	if (ret != 0)
+		goto out;
+	ret = read_ctl(x, &ctl);
+	if (ret != 0) {
+		errf(err, err_size, "cannot read sl_ctl: %s", strerror(-ret));
+		goto out;
+	}
+	old = ctl.active & 1;
+	next = old ^ 1;
+	had_policy = ctl.set[old].state == SL_XDP_SET_READY;
+
+	/* 1. the inactive set, whole, in fresh maps */
+	for (int m = 0; m < M_SET_N; m++) {
+		fd[m] = create_inner(m);
+		if (fd[m] < 0) {
+			ret = -errno;
+			errf(err, err_size, "cannot create map %s: %s",
+			     map_names[m], strerror(-ret));
+			goto out;
+		}
+	}
+	ret = fill_set(img, fd);
+	if (ret != 0) {
+		errf(err, err_size, "cannot write the policy maps: %s",
+		     strerror(-ret));
+		goto out;
+	}
+	for (int m = 0; m < M_SET_N; m++) {
+		if (bpf_map_update_elem(x->map_fd[m], &next, &fd[m], 0) != 0) {
+			ret = -errno;
+			errf(err, err_size, "cannot install map %s: %s",
+			     map_names[m], strerror(-ret));
+			goto out;
+		}
+	}
+	ctl.set[next] = (struct sl_xdp_set_cfg){
+		.state = SL_XDP_SET_READY,
+		.n_rules = img->n_rules,
+		.n_words = (img->n_rules + 63) / 64,
+		.generation = img->generation,
+	};
+	ret = write_ctl(x, &ctl);
+	/* 2. the flip: one 32-bit store packets read once each */
+	if (ret == 0) {
+		ctl.active = next;
+		ret = write_ctl(x, &ctl);
+	}
+	if (ret != 0) {
+		errf(err, err_size, "cannot write sl_ctl: %s", strerror(-ret));
+		goto out;
+	}
+	/* 3. a grace period: writing an outer map slot makes the kernel wait
+	 * until every program run that started before has ended, so no
+	 * packet is still judged by the old set. */
+	if (bpf_map_update_elem(x->map_fd[M_RULES], &next, &fd[M_RULES], 0) != 0) {
+		ret = -errno;
+		errf(err, err_size, "cannot wait for the switch: %s",
+		     strerror(-ret));
+		goto out;
+	}
+	/* 4. counters of rules that stay */
+	if (had_policy)
+		ret = carry_counters(x, &ctl, old, img, fd[M_RULES]);
+	if (ret != 0)
+		errf(err, err_size, "policy applied, but carrying the rule "
+		     "counters failed: %s", strerror(-ret));
+out:
+	for (int m = 0; m < M_SET_N; m++)
+		if (fd[m] >= 0)
+			close(fd[m]);
+	sl_xdp_image_free(img);
+	free(resolved);
+	return ret;
+}
+
+/* ---- counters ---- */
+
+void
+sl_xdp_stats_free(struct sl_xdp_stats *s)
+{
+	if (s == NULL)
+		return;
+	free(s->rules);
+	free(s->ports);
+	free(s);
+}
+
+static int
+read_ports(const struct sl_xdp *x, struct sl_xdp_stats *s)
+{
+	struct sl_xdp_port_counter v[x->ncpus];
+	uint32_t key, next, *prev = NULL;
+	size_t cap = 0;
+
+	while (bpf_map_get_next_key(x->map_fd[M_PORTS], prev, &next) == 0) {
+		struct sl_xdp_port_stats *ps;
+
+		key = next;
+		prev = &key;
+		if (bpf_map_lookup_elem(x->map_fd[M_PORTS], &key, v) != 0)
+			continue;
+		if (s->n_ports == cap) {
+			void *n;
+
+			cap = cap ? 2 * cap : 8;
+			n = realloc(s->ports, cap * sizeof(*s->ports));
+			if (n == NULL)
+				return -ENOMEM;
+			s->ports = n;
+		}
+		ps = &s->ports[s->n_ports++];
+		memset(ps, 0, sizeof(*ps));
+		ps->ifindex = key;
+		for (int c = 0; c < x->ncpus; c++) {
+			ps->rx_packets += v[c].rx_packets;
+			ps->rx_bytes += v[c].rx_bytes;
+			ps->passed += v[c].passed;
+			ps->dropped += v[c].dropped;
+		}
+	}
+	return 0;
+}
+
+int
+sl_xdp_stats_read(struct sl_xdp *x, struct sl_xdp_stats **out)
+{
+	struct sl_xdp_stats *s = calloc(1, sizeof(*s));
+	struct sl_xdp_ctl ctl;
+	int ret;
+
+	*out = NULL;
+	if (s == NULL)
+		return -ENOMEM;
+	ret = read_ctl(x, &ctl);
+	if (ret != 0)
+		goto fail;
+	for (uint32_t r = 0; r < SL_DROP_MAX; r++)
+		read_percpu(x, x->map_fd[M_DROPS], r, &s->drops[r]);
+	ret = read_ports(x, s);
+	if (ret != 0)
+		goto fail;
+	if (ctl.set[ctl.active & 1].state == SL_XDP_SET_READY) {
+		uint32_t set = ctl.active & 1, n = ctl.set[set].n_rules;
+		struct sl_xdp_rule *rules = calloc(n + 1, sizeof(*rules));
+		struct sl_xdp_counter *tot = calloc(n + 1, sizeof(*tot));
+
+		s->rules = calloc(n + 1, sizeof(*s->rules));
+		ret = rules && tot && s->rules
+			? read_set_rules(x, set, n, rules, tot) : -ENOMEM;
+		for (uint32_t i = 0; ret == 0 && i <= n; i++) {
+			memcpy(s->rules[i].id, rules[i].id, sizeof(rules[i].id));
+			s->rules[i].id[sizeof(s->rules[i].id) - 1] = '\0';
+			s->rules[i].action = rules[i].action;
+			s->rules[i].packets = tot[i].packets;
+			s->rules[i].bytes = tot[i].bytes;
+		}
+		free(rules);
+		free(tot);
+		if (ret != 0)
+			goto fail;
+		s->has_policy = true;
+		s->n_rules = n;
+		s->generation = ctl.set[set].generation;
+	}
+	*out = s;
+	return 0;
+fail:
+	sl_xdp_stats_free(s);
+	return ret;
+}
+
+/* ---- tests ---- */
+
+int
+sl_xdp_test_run(struct sl_xdp *x, const void *pkt, uint32_t len,
+		uint32_t ingress_ifindex, struct sl_xdp_test_result *res)
+{
+	struct xdp_md ctx = {
+		.data = 0,
+		.data_end = len,
+		.ingress_ifindex = ingress_ifindex,
+	};
+	LIBBPF_OPTS(bpf_test_run_opts, o,
+		    .data_in = pkt,
+		    .data_size_in = len,
+		    .ctx_in = &ctx,
+		    .ctx_size_in = sizeof(ctx),
+		    .repeat = 1);
+	uint32_t zero = 0;
+
+	memset(res, 0, sizeof(*res));
+	if (bpf_prog_test_run_opts(x->prog_fd, &o) != 0)
+		return -errno;
+	res->xdp_action = o.retval;
+	if (bpf_map_lookup_elem(x->map_fd[M_LAST], &zero, &res->v) != 0)
+		return -errno;
+	return 0;
+}

@@ -1,0 +1,123 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The XDP backend's control side: load (or adopt) the program, attach it
+ * to interfaces, write policies into it, read its counters.  Used by
+ * sluice-xdp (bpf/sluice_xdp_main.c) now and by sluiced later; no DPDK.
+ *
+ * Pinning: with a pin root (SL_XDP_PIN_ROOT_DEFAULT for the tool), every
+ * map is pinned there under its name, the program as "prog" and each
+ * attachment (a bpf_link) as "link_<ifname>", so the program keeps
+ * filtering after the process exits and a later process adopts it: it
+ * opens the pinned program and maps instead of loading a new copy.
+ * Without a pin root (tests) nothing outlives the handle.
+ *
+ * Policy switch: sl_xdp_apply() writes the inactive map set whole, flips
+ * sl_ctl.active, then waits until no packet is still judged by the old set
+ * (an RCU grace period), and carries each rule's counts over to the rule
+ * of the same id in the new policy.  Concurrent appliers must serialise
+ * themselves; packets never see a mix of two policies.
+ *
+ * Conventions (STYLE.md 13): 0 or -errno; err (if not NULL) gets one
+ * sentence for operators.  Not thread safe on one handle.
+ */
+#ifndef SLUICE_BPF_XDP_LOADER_H
+#define SLUICE_BPF_XDP_LOADER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "sluice/drop_reason.h"
+#include "sluice/policy.h"
+#include "sluice/xdp_maps.h"
+
+struct sl_xdp;
+
+struct sl_xdp_opts {
+	const char *pin_root;	/* NULL: pin nothing */
+	/* Keep each packet's verdict in sl_last (tests): the hot path pays
+	 * a map write per packet.  Ignored when a pinned program is adopted. */
+	bool last_verdict;
+	/* Print the verifier log when the load fails (libbpf's default
+	 * print goes to stderr). */
+	bool verbose;
+};
+
+/* Load the program, or adopt the one pinned under opts->pin_root.  Returns
+ * 0 with *out set, or -errno. */
+int sl_xdp_open(const struct sl_xdp_opts *opts, struct sl_xdp **out,
+		char *err, size_t err_size);
+
+/* Closes the descriptors; pinned objects (and so attachments) stay. */
+void sl_xdp_close(struct sl_xdp *x);
+
+/* True when sl_xdp_open() found a pinned program and adopted it. */
+bool sl_xdp_adopted(const struct sl_xdp *x);
+
+int sl_xdp_prog_fd(const struct sl_xdp *x);
+
+enum sl_xdp_mode {
+	SL_XDP_MODE_NATIVE,	/* driver mode */
+	SL_XDP_MODE_GENERIC,	/* skb mode: every driver, slower */
+};
+
+/*
+ * Attach to an interface: native mode, falling back to generic with a
+ * warning on stderr when the driver has no native XDP (or generic only
+ * when asked).  With a pin root the attachment is pinned and outlives the
+ * process; attaching where sluice is already attached is a no-op (0).
+ * *mode (may be NULL) says which mode took.  -ENODEV: no such interface;
+ * -EBUSY: another XDP program holds it.
+ */
+int sl_xdp_attach(struct sl_xdp *x, const char *ifname, bool generic_only,
+		  enum sl_xdp_mode *mode, char *err, size_t err_size);
+
+/* Detach from an interface this handle (or a pinned link) attached. */
+int sl_xdp_detach(struct sl_xdp *x, const char *ifname, char *err,
+		  size_t err_size);
+
+/*
+ * Write a policy and switch to it atomically.  ifindex_of[i] is the
+ * interface of policy port i (0: not on this host); NULL resolves each
+ * port by its name (if_nametoindex).  Refuses what the backend cannot
+ * enforce (sl_xdp_policy_supported) before touching any map.
+ */
+int sl_xdp_apply(struct sl_xdp *x, const struct sl_policy *p,
+		 const uint32_t *ifindex_of, char *err, size_t err_size);
+
+struct sl_xdp_rule_stats {
+	char id[64];
+	uint8_t action;		/* enum sl_action_type */
+	uint64_t packets;
+	uint64_t bytes;
+};
+
+struct sl_xdp_port_stats {
+	uint32_t ifindex;
+	uint64_t rx_packets, rx_bytes, passed, dropped;
+};
+
+struct sl_xdp_stats {
+	bool has_policy;
+	uint64_t generation;
+	uint32_t n_rules;
+	struct sl_xdp_rule_stats *rules;	/* n_rules + 1: last = default */
+	struct sl_xdp_counter drops[SL_DROP_MAX];
+	struct sl_xdp_port_stats *ports;
+	size_t n_ports;
+};
+
+/* Every counter, summed over CPUs.  Free with sl_xdp_stats_free(). */
+int sl_xdp_stats_read(struct sl_xdp *x, struct sl_xdp_stats **out);
+void sl_xdp_stats_free(struct sl_xdp_stats *s);
+
+/* One packet through BPF_PROG_TEST_RUN, for tests. */
+struct sl_xdp_test_result {
+	uint32_t xdp_action;	/* XDP_PASS, XDP_DROP */
+	struct sl_xdp_verdict v; /* valid with opts.last_verdict */
+};
+
+int sl_xdp_test_run(struct sl_xdp *x, const void *pkt, uint32_t len,
+		    uint32_t ingress_ifindex, struct sl_xdp_test_result *res);
+
+#endif /* SLUICE_BPF_XDP_LOADER_H */

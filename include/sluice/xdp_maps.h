@@ -1,0 +1,131 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * What the XDP program (bpf/sluice_xdp.bpf.c) and its loader
+ * (bpf/xdp_loader.c) share: map layouts, limits and value structs.  Plain
+ * <linux/types.h> types so that both the BPF target and user space compile
+ * it (STYLE.md rule 12).
+ *
+ * The firewall is the bpf-iptables scheme: for every match field a lookup
+ * gives a bitmap of the rules that field allows (bit i = rule i), the
+ * bitmaps are ANDed word by word and the lowest set bit is the first
+ * matching rule.  No bit: the default action.  A policy lives in one of two
+ * map sets; sl_ctl.active names the set packets use.  The loader writes the
+ * inactive set whole and then flips active, so a packet sees one policy.
+ *
+ * Each per-set table is an ARRAY_OF_MAPS of two slots (set 0 and set 1)
+ * whose inner maps the loader creates fresh for every policy:
+ *
+ *   sl_src4, sl_dst4   LPM trie, struct sl_xdp_lpm4_key -> bitmap
+ *   sl_src6, sl_dst6   LPM trie, struct sl_xdp_lpm6_key -> bitmap
+ *   sl_bm              array of bitmaps, SL_XDP_BM_* regions below
+ *   sl_pidx            array, port -> index into sl_bm (sport: port,
+ *                      dport: SL_XDP_PIDX_DPORT + port)
+ *   sl_inport          hash, ifindex -> bitmap; key 0: any other ifindex
+ *   sl_rules           array, rule index -> struct sl_xdp_rule; entry
+ *                      n_rules is the default action
+ *   sl_rcnt            per-CPU array, rule index -> struct sl_xdp_counter
+ *
+ * A trie holds a /0 entry, so every address of the family finds the rules
+ * whose prefix holds it: an entry for prefix P has the bits of every rule
+ * whose prefix contains P and of every rule without that prefix field.  A
+ * rule of the other family has its bit nowhere in this family's tries.
+ */
+#ifndef SLUICE_XDP_MAPS_H
+#define SLUICE_XDP_MAPS_H
+
+#include <linux/types.h>
+
+#define SL_XDP_RULES_MAX	4096
+#define SL_XDP_WORDS		(SL_XDP_RULES_MAX / 64)
+/* Distinct prefixes per trie: one per rule and the /0 entry. */
+#define SL_XDP_PREFIXES_MAX	(SL_XDP_RULES_MAX + 1)
+/* Elementary port intervals per field: 2 boundaries per rule, plus 0. */
+#define SL_XDP_RANGES_MAX	(2 * SL_XDP_RULES_MAX + 1)
+/* Interfaces a policy names in in_port, plus the key-0 entry. */
+#define SL_XDP_INPORT_MAX	256
+
+/* sl_bm regions. */
+#define SL_XDP_BM_PROTO		0			/* + IP protocol */
+#define SL_XDP_BM_FLAGS		256			/* + TCP flag byte */
+#define SL_XDP_BM_CT		512			/* + ct bit index */
+#define SL_XDP_BM_VLAN		516			/* + VID, or: */
+#define SL_XDP_VLAN_NONE	4096			/* untagged */
+#define SL_XDP_BM_PORTS		(SL_XDP_BM_VLAN + 4097)	/* port intervals */
+#define SL_XDP_BM_ENTRIES	(SL_XDP_BM_PORTS + 2 * SL_XDP_RANGES_MAX)
+
+#define SL_XDP_PIDX_DPORT	65536
+#define SL_XDP_PIDX_ENTRIES	(2 * 65536)
+
+/* sl_ctl.set[].state */
+#define SL_XDP_SET_EMPTY	0	/* no policy: packets pass, uncounted */
+#define SL_XDP_SET_READY	1
+
+/* sl_last.rule when no rule judged the packet (dropped by the parser, or
+ * not IP). */
+#define SL_XDP_NO_RULE		0xffffffffu
+
+/* Pin names under the pin root (/sys/fs/bpf/sluice by default). */
+#define SL_XDP_PIN_ROOT_DEFAULT	"/sys/fs/bpf/sluice"
+#define SL_XDP_PIN_PROG		"prog"
+#define SL_XDP_PIN_LINK_PREFIX	"link_"	/* + interface name */
+
+struct sl_xdp_bitmap {
+	__u64 w[SL_XDP_WORDS];
+};
+
+struct sl_xdp_lpm4_key {
+	__u32 prefixlen;
+	__u8 addr[4];
+};
+
+struct sl_xdp_lpm6_key {
+	__u32 prefixlen;
+	__u8 addr[16];
+};
+
+struct sl_xdp_rule {
+	__u8 action;		/* enum sl_action_type */
+	__u8 pad[7];
+	/* What rules of the same id counted under earlier policies; user
+	 * space writes it, the program never reads it. */
+	__u64 carried_packets;
+	__u64 carried_bytes;
+	char id[64];		/* NUL-terminated, for stats after adoption */
+};
+
+struct sl_xdp_set_cfg {
+	__u32 state;		/* SL_XDP_SET_* */
+	__u32 n_rules;		/* entry n_rules of sl_rules: the default */
+	__u32 n_words;		/* bitmap words in use: (n_rules + 63) / 64 */
+	__u32 pad;
+	__u64 generation;	/* the policy's, carried for stats */
+};
+
+struct sl_xdp_ctl {
+	__u32 active;		/* 0 or 1: the set packets use */
+	__u32 pad;
+	struct sl_xdp_set_cfg set[2];
+};
+
+struct sl_xdp_counter {
+	__u64 packets;
+	__u64 bytes;
+};
+
+struct sl_xdp_port_counter {
+	__u64 rx_packets;
+	__u64 rx_bytes;
+	__u64 passed;
+	__u64 dropped;
+};
+
+/* The last verdict of each CPU, kept only when the program was loaded with
+ * sl_cfg_last_verdict set (tests running BPF_PROG_TEST_RUN). */
+struct sl_xdp_verdict {
+	__u32 rule;		/* index; n_rules: default; SL_XDP_NO_RULE */
+	__u8 reason;		/* enum sl_drop_reason */
+	__u8 action;		/* enum sl_action_type of the rule, or 0 */
+	__u8 pad[2];
+};
+
+#endif /* SLUICE_XDP_MAPS_H */
