@@ -7,6 +7,8 @@
 #   bench/run.sh firewall [bench_firewall.py options]    (issue 3)
 #   bench/run.sh route [bench_route.py options]          (issue 4)
 #   bench/run.sh replication [bench_replication.py options] (issue 5)
+#   bench/run.sh api [bench_api.py options]              (issue 6)
+#   bench/run.sh xdp [bench_xdp.py options]              (issue 7)
 #
 # Reserves 2 MB hugepages (deploy/hugepages.sh), builds DPDK's l3fwd out of
 # tree (bench/l3fwd/build.sh), makes the traffic pcap once (scapy, under
@@ -50,6 +52,22 @@ elif [ "${1:-}" = replication ]; then
 	shift
 	script=bench_replication.py
 	json=results-replication.json
+elif [ "${1:-}" = api ]; then
+	# The control-plane benchmark (issue 6): PUT /v1/config of 10k rules
+	# and of 1M routes, request to active in the dataplane, and GET
+	# /v1/status latency with wrk at 1,000 requests a second.
+	shift
+	script=bench_api.py
+	json=results-api.json
+elif [ "${1:-}" = xdp ]; then
+	# The XDP benchmark (issue 7): XDP_DROP, xdp-filter, nftables (a chain
+	# and a set) and sluice-xdp with 1k rules on one veth pair, fed by a
+	# BPF_PROG_RUN live-frames sender.  No hugepages, DPDK or scapy: it
+	# runs here and now (bench_xdp.py --help says how).
+	shift
+	mkdir -p "$build/bench-work"
+	exec "$python" "$here/bench_xdp.py" --build "$build" \
+		--json "$build/bench-work/results-xdp.json" "$@"
 fi
 
 case " $* " in
@@ -76,6 +94,12 @@ else
 		mkdir -p /dev/hugepages
 		mount -t hugetlbfs -o pagesize=2M nodev /dev/hugepages
 	fi
+fi
+
+if [ "$script" = bench_api.py ]; then
+	# No DPDK peer: the figures are times and latencies of sluiced.
+	exec "$python" "$here/$script" --build "$build" \
+		--json "$build/bench-work/$json" "$@"
 fi
 
 l3fwd=$("$here/l3fwd/build.sh" "$build/bench-work/l3fwd" | tail -1)

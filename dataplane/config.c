@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sys/un.h>
+
 #include <rte_ethdev.h>
 #include <rte_lcore.h>
 
@@ -181,6 +183,20 @@ opt_policy(struct dp_config *cfg, const char *arg)
 }
 
 static int
+opt_controller(struct dp_config *cfg, const char *arg)
+{
+	struct sockaddr_un sa;
+
+	if (arg[0] == '\0' || strlen(arg) >= sizeof(sa.sun_path)) {
+		fprintf(stderr, "--controller: '%s' is not a unix socket path "
+			"(1 to %zu bytes)\n", arg, sizeof(sa.sun_path) - 1);
+		return -EINVAL;
+	}
+	cfg->controller = arg;
+	return 0;
+}
+
+static int
 opt_oneshot(struct dp_config *cfg, const char *arg)
 {
 	(void)arg;
@@ -229,6 +245,12 @@ static const struct dp_option dp_options[] = {
 	{ "policy", "FILE",
 	  "enforce the policy in FILE (JSON or YAML, docs/policy.md): "
 	  "ports, rules, conntrack; SIGHUP reloads it", opt_policy },
+	{ "controller", "PATH",
+	  "connect to sluiced's dataplane socket PATH (its default is "
+	  "/run/sluice/dp.sock; docs/dp-protocol.md) and take policy pushes, "
+	  "stats, trace and capture requests from it, reconnecting every "
+	  "second while it is gone; without --policy, wait for its first "
+	  "push before starting", opt_controller },
 	{ "oneshot", NULL,
 	  "stop once every RX queue has been idle for --idle-ms and the "
 	  "output is flushed (pcap ports: stop when the input is drained)",

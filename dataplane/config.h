@@ -61,6 +61,7 @@ struct dp_config {
 	unsigned int stats_interval;	/* seconds; 0 = only on exit */
 	const char *stats_file;
 	const char *policy_file;	/* NULL: no firewall, forward all */
+	const char *controller;	/* sluiced's dp socket; NULL: standalone */
 	bool oneshot;
 	unsigned int idle_ms;
 	enum sl_parse_variant parser;

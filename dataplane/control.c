@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <rte_cycles.h>
@@ -11,6 +12,30 @@
 #include "log.h"
 #include "policy_bind.h"
 #include "rep.h"
+
+/* Check p and bind its ports into cfg; on failure cfg is as it was. */
+static int
+bind_policy(struct dp_control *c, struct dp_config *cfg,
+	    const struct sl_policy *p, char *err, size_t err_size)
+{
+	struct dp_config *saved = malloc(sizeof(*saved));
+	int ret;
+
+	if (saved == NULL) {
+		dp_errf(err, err_size, "out of memory");
+		return -ENOMEM;
+	}
+	*saved = *cfg;
+	ret = dp_policy_check_supported(p, err, err_size);
+	if (ret == 0)
+		ret = dp_policy_bind(p, cfg, c->port_of, err, err_size);
+	if (ret == 0)
+		cfg->shared_mbufs = p->n_groups > 0;
+	else
+		*cfg = *saved;
+	free(saved);
+	return ret;
+}
 
 int
 dp_control_load(struct dp_control *c, struct dp_config *cfg)
@@ -28,11 +53,7 @@ dp_control_load(struct dp_control *c, struct dp_config *cfg)
 	ret = dp_policy_load(c->policy_file, &c->policy);
 	if (ret != 0)
 		return ret;
-	ret = dp_policy_check_supported(c->policy, err, sizeof(err));
-	if (ret == 0)
-		ret = dp_policy_bind(c->policy, cfg, c->port_of, err,
-				     sizeof(err));
-	cfg->shared_mbufs = c->policy->n_groups > 0;
+	ret = bind_policy(c, cfg, c->policy, err, sizeof(err));
 	if (ret != 0) {
 		fprintf(stderr, "%s: %s\n", c->policy_file, err);
 		sl_policy_free(c->policy);
@@ -41,23 +62,40 @@ dp_control_load(struct dp_control *c, struct dp_config *cfg)
 	return ret;
 }
 
-static struct fw_gen *
-build_gen(struct dp_control *c, const struct sl_policy *p)
+int
+dp_control_adopt(struct dp_control *c, struct dp_config *cfg,
+		 struct sl_policy *p, char *err, size_t err_size)
 {
-	char err[512];
+	int ret = -EEXIST;
+
+	if (c->policy != NULL)
+		dp_errf(err, err_size, "a policy is already in force");
+	else
+		ret = bind_policy(c, cfg, p, err, err_size);
+	if (ret != 0) {
+		sl_policy_free(p);
+		return ret;
+	}
+	fw_build_keep_heap();
+	c->policy = p;
+	return 0;
+}
+
+/* Build the generation of p with the next id; NULL with err set. */
+static struct fw_gen *
+build_gen(struct dp_control *c, const struct sl_policy *p, char *err,
+	  size_t err_size)
+{
 	uint64_t t0 = rte_rdtsc();
 	struct fw_gen *g = fw_build(p, c->port_of, (uint16_t)c->nb_workers,
-				    c->next_gen_id, err, sizeof(err));
+				    c->next_gen_id, err, err_size);
 
-	if (g == NULL) {
-		DP_LOG(ERR, "%s: %s", c->policy_file, err);
+	if (g == NULL)
 		return NULL;
-	}
 	g->rep = rep_build(p, c->port_of,
 			   c->router.rt != NULL ? dp_router_source : NULL,
-			   &c->router, err, sizeof(err));
+			   &c->router, err, err_size);
 	if (g->rep == NULL) {
-		DP_LOG(ERR, "%s: %s", c->policy_file, err);
 		fw_free(g);
 		return NULL;
 	}
@@ -129,6 +167,7 @@ dp_control_start(struct dp_control *c, struct dp_run *run,
 {
 	size_t sz = rte_rcu_qsbr_get_memsize(nb_workers);
 	struct fw_gen *g;
+	char err[512];
 	int ret;
 
 	c->run = run;
@@ -148,43 +187,45 @@ dp_control_start(struct dp_control *c, struct dp_run *run,
 	ret = start_routing(c);
 	if (ret != 0)
 		return ret;
-	g = build_gen(c, c->policy);
-	if (g == NULL)
+	g = build_gen(c, c->policy, err, sizeof(err));
+	if (g == NULL) {
+		DP_LOG(ERR, "%s: %s", c->policy_file ? c->policy_file :
+		       "policy from sluiced", err);
 		return -EINVAL;
+	}
 	__atomic_store_n(&run->fw, g, __ATOMIC_RELEASE);
 	return 0;
 }
 
-int
-dp_control_reload(struct dp_control *c)
+uint64_t
+dp_control_fw_id(const struct dp_control *c)
 {
-	struct sl_policy *p = NULL;
+	const struct fw_gen *g = c->run != NULL ? c->run->fw : NULL;
+
+	return g != NULL ? g->id : 0;
+}
+
+int
+dp_control_apply(struct dp_control *c, struct sl_policy *p, char *err,
+		 size_t err_size)
+{
 	struct fw_gen *g, *old;
-	char err[512];
+	uint64_t t0;
 	int ret;
 
-	if (c->policy_file == NULL) {
-		DP_LOG(WARNING, "reload: no --policy file to reload");
+	if (c->policy == NULL || c->run == NULL) {
+		dp_errf(err, err_size, "no policy in force to replace");
+		sl_policy_free(p);
 		return -ENOENT;
 	}
-	uint64_t t0 = rte_rdtsc();
-
-	ret = dp_policy_load(c->policy_file, &p);
+	ret = dp_policy_check_supported(p, err, err_size);
 	if (ret == 0)
-		ret = dp_policy_check_supported(p, err, sizeof(err));
-	else
-		snprintf(err, sizeof(err), "refused (errors above)");
-	DP_LOG(DEBUG, "reload: %s loaded in %.1f ms", c->policy_file,
-	       (double)(rte_rdtsc() - t0) * 1e3 / (double)rte_get_tsc_hz());
-	if (ret == 0)
-		ret = dp_policy_same_ports(c->policy, p, err, sizeof(err));
+		ret = dp_policy_same_ports(c->policy, p, err, err_size);
 	if (ret != 0) {
-		DP_LOG(ERR, "reload of %s: %s; keeping generation %" PRIu64,
-		       c->policy_file, err, c->run->fw ? c->run->fw->id : 0);
 		sl_policy_free(p);
 		return ret;
 	}
-	g = build_gen(c, p);
+	g = build_gen(c, p, err, err_size);
 	if (g == NULL) {
 		sl_policy_free(p);
 		return -EINVAL;
@@ -195,7 +236,7 @@ dp_control_reload(struct dp_control *c)
 	t0 = rte_rdtsc();
 	old = __atomic_exchange_n(&c->run->fw, g, __ATOMIC_ACQ_REL);
 	rte_rcu_qsbr_synchronize(c->run->qs, RTE_QSBR_THRID_INVALID);
-	DP_LOG(DEBUG, "reload: grace period %.3f ms",
+	DP_LOG(DEBUG, "apply: grace period %.3f ms",
 	       (double)(rte_rdtsc() - t0) * 1e3 / (double)rte_get_tsc_hz());
 	if (old != NULL) {
 		if (fw_carry_counters(g, old) != 0)
@@ -204,13 +245,39 @@ dp_control_reload(struct dp_control *c)
 		fw_free(old);
 	}
 	if (dp_router_apply(&c->router, p, c->port_of) != 0)
-		DP_LOG(WARNING, "reload: routing changes partly applied "
+		DP_LOG(WARNING, "apply: routing changes partly applied "
 		       "(errors above)");
 	sl_policy_free(c->policy);
 	c->policy = p;
 	c->reloads++;
 	DP_LOG(INFO, "policy generation %" PRIu64 " in force", g->id);
 	return 0;
+}
+
+int
+dp_control_reload(struct dp_control *c)
+{
+	struct sl_policy *p = NULL;
+	char err[512];
+	int ret;
+
+	if (c->policy_file == NULL) {
+		DP_LOG(WARNING, "reload: no --policy file to reload");
+		return -ENOENT;
+	}
+	uint64_t t0 = rte_rdtsc();
+
+	ret = dp_policy_load(c->policy_file, &p);
+	DP_LOG(DEBUG, "reload: %s loaded in %.1f ms", c->policy_file,
+	       (double)(rte_rdtsc() - t0) * 1e3 / (double)rte_get_tsc_hz());
+	if (ret != 0)
+		snprintf(err, sizeof(err), "refused (errors above)");
+	else
+		ret = dp_control_apply(c, p, err, sizeof(err));
+	if (ret != 0)
+		DP_LOG(ERR, "reload of %s: %s; keeping generation %" PRIu64,
+		       c->policy_file, err, dp_control_fw_id(c));
+	return ret;
 }
 
 void

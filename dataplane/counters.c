@@ -140,9 +140,9 @@ rules_json(const struct fw_gen *g)
 	return rules;
 }
 
-static json_t *
-counters_json(const struct dp_config *cfg, const struct dp_worker *workers,
-	      unsigned int nb_workers, const struct dp_report *rep)
+json_t *
+dp_counters_json(const struct dp_config *cfg, const struct dp_worker *workers,
+		 unsigned int nb_workers, const struct dp_report *rep)
 {
 	struct dp_counters total;
 	json_t *root = json_object();
@@ -150,10 +150,26 @@ counters_json(const struct dp_config *cfg, const struct dp_worker *workers,
 	json_t *wks = json_array();
 	json_t *drops = json_object();
 
+	if (root == NULL || ports == NULL || wks == NULL || drops == NULL) {
+		json_decref(root);
+		json_decref(ports);
+		json_decref(wks);
+		json_decref(drops);
+		return NULL;
+	}
 	dp_counters_sum(workers, nb_workers, &total);
-	for (unsigned int i = 0; i < cfg->nb_ports; i++)
-		json_array_append_new(ports, port_json(cfg->ports[i],
-			cfg->port_name[cfg->ports[i]], &total.port[cfg->ports[i]]));
+	for (unsigned int i = 0; i < cfg->nb_ports; i++) {
+		uint16_t port = cfg->ports[i];
+		json_t *pj = port_json(port, cfg->port_name[port],
+				       &total.port[port]);
+
+		for (size_t k = 0; rep->policy != NULL && rep->port_of != NULL &&
+		     k < rep->policy->n_ports; k++)
+			if (rep->port_of[k] == port)
+				json_object_set_new(pj, "port", json_string(
+					rep->policy->ports[k].name));
+		json_array_append_new(ports, pj);
+	}
 	for (unsigned int w = 0; w < nb_workers; w++) {
 		struct dp_port_counters t = worker_totals(&workers[w]);
 
@@ -178,6 +194,7 @@ counters_json(const struct dp_config *cfg, const struct dp_worker *workers,
 		"steered", (json_int_t)total.rep_steered));
 	json_object_set_new(root, "mempool",
 			    json_pack("{s:i, s:i}", "size", (int)rep->mempool_size,
+				      rep->live ? "available" :
 				      "available_at_exit",
 				      (int)rep->mempool_avail));
 	if (rep->router != NULL && rep->router->rt != NULL) {
@@ -218,7 +235,9 @@ dp_counters_write_json(const char *path, const struct dp_config *cfg,
 	if (snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, (int)getpid()) >=
 	    (int)sizeof(tmp))
 		return -ENAMETOOLONG;
-	root = counters_json(cfg, workers, nb_workers, rep);
+	root = dp_counters_json(cfg, workers, nb_workers, rep);
+	if (root == NULL)
+		return -ENOMEM;
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (fd < 0) {
 		ret = -errno;

@@ -8,9 +8,11 @@
 #ifndef SLUICE_DP_COUNTERS_H
 #define SLUICE_DP_COUNTERS_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 
+#include <jansson.h>
 #include <rte_common.h>
 #include <rte_config.h>
 
@@ -44,6 +46,7 @@ struct dp_worker;
 struct dp_config;
 struct dp_router;
 struct fw_gen;
+struct sl_policy;
 
 /* Sum of every worker's counters. */
 void dp_counters_sum(const struct dp_worker *workers, unsigned int nb_workers,
@@ -60,7 +63,26 @@ struct dp_report {
 	unsigned int mempool_size;	/* mbufs in the pools ... */
 	unsigned int mempool_avail;	/* ... and back in them now */
 	const struct dp_router *router;	/* NULL: no routed ports */
+	/* The policy's names for the ports ("port" in each port's entry,
+	 * which sluiced and /metrics use); NULL: none. */
+	const struct sl_policy *policy;
+	const uint16_t *port_of;	/* policy port -> DPDK port */
+	/* Read while the workers run (sluiced's stats request): the
+	 * mempool's free count is "available", not "available_at_exit". */
+	bool live;
 };
+
+/*
+ * The counters as one JSON object: ports, workers, drops, replication,
+ * mempool, and routing, rules and policy when there are some (the
+ * --stats-file document; docs/dp-protocol.md).  Returns a new reference,
+ * or NULL when out of memory.  Control thread only: rep->fw must not be
+ * freed meanwhile.
+ */
+json_t *dp_counters_json(const struct dp_config *cfg,
+			 const struct dp_worker *workers,
+			 unsigned int nb_workers,
+			 const struct dp_report *rep);
 
 /*
  * Write the counters (and per-rule counters when a policy is in force) as

@@ -18,6 +18,7 @@
 
 #include "config.h"
 #include "control.h"
+#include "controller.h"
 #include "counters.h"
 #include "log.h"
 #include "port.h"
@@ -118,10 +119,11 @@ all_idle(const struct dp_worker *workers, unsigned int nb_workers,
 }
 
 /* Supervise until a signal or, with --oneshot, until the input drains;
- * SIGHUP reloads the policy on this (the control) thread. */
+ * SIGHUP reloads the policy and sluiced's requests are served on this (the
+ * control) thread. */
 static void
 supervise(const struct dp_config *cfg, const struct dp_worker *workers,
-	  struct dp_control *ctl)
+	  struct dp_control *ctl, struct dp_controller *link)
 {
 	uint64_t hz = rte_get_tsc_hz();
 	uint64_t next_stats = rte_rdtsc() + cfg->stats_interval * hz;
@@ -129,6 +131,7 @@ supervise(const struct dp_config *cfg, const struct dp_worker *workers,
 	while (signal_received == 0) {
 		rte_delay_us_sleep(5 * 1000);
 		dp_control_poll(ctl);
+		dp_controller_poll(link);
 		if (reload_requested) {
 			reload_requested = 0;
 			dp_control_reload(ctl);
@@ -154,6 +157,7 @@ main(int argc, char **argv)
 {
 	struct dp_config cfg;
 	struct dp_control ctl = { 0 };
+	struct dp_controller link;
 	struct dp_run run = { .stop = false };
 	struct dp_pools pools;
 	struct dp_worker *workers;
@@ -176,11 +180,26 @@ main(int argc, char **argv)
 		rte_eal_cleanup();
 		return EXIT_FAILURE;
 	}
+	dp_controller_init(&link, ret == 0 ? cfg.controller : NULL, &ctl);
+	if (ret == 0 && cfg.controller != NULL && ctl.policy == NULL) {
+		/* The ports come from the policy: wait for sluiced's first
+		 * push, which SIGINT and SIGTERM may cut short. */
+		if (install_signals() != 0 ||
+		    dp_controller_wait_policy(&link, &cfg,
+					      &signal_received) != 0) {
+			dp_controller_close(&link);
+			rte_eal_cleanup();
+			return signal_received != 0 ? EXIT_SUCCESS
+						    : EXIT_FAILURE;
+		}
+	}
 	if (ret == 0)
 		ret = dp_config_resolve(&cfg);
 	if (ret != 0) {
 		if (ret < 0)
 			dp_control_stop(&ctl);
+		dp_controller_ready(&link, NULL, false);
+		dp_controller_close(&link);
 		rte_eal_cleanup();
 		return ret > 0 ? EXIT_SUCCESS : EXIT_USAGE;
 	}
@@ -209,7 +228,9 @@ main(int argc, char **argv)
 	ret = dp_control_start(&ctl, &run, workers, cfg.nb_workers);
 	if (ret == 0)
 		ret = dp_ports_setup(&cfg, workers, &pools);
+	dp_controller_ready(&link, ret == 0 ? &pools : NULL, ret == 0);
 	if (ret != 0) {
+		dp_controller_close(&link);
 		dp_control_stop(&ctl);
 		rte_free(workers);
 		rte_eal_cleanup();
@@ -230,12 +251,13 @@ main(int argc, char **argv)
 		}
 	}
 	if (status == EXIT_SUCCESS)
-		supervise(&cfg, workers, &ctl);
+		supervise(&cfg, workers, &ctl, &link);
 
 	/* Drain: workers leave their loop and flush their TX buffers; then
 	 * the ports are stopped and closed, returning their rings' mbufs. */
 	__atomic_store_n(&run.stop, true, __ATOMIC_RELEASE);
 	rte_eal_mp_wait_lcore();
+	dp_controller_close(&link);
 	dp_ports_teardown(&cfg, workers, cfg.nb_workers);
 
 	dp_pools_count(&pools, &pool_size, &pool_avail);
@@ -255,6 +277,8 @@ main(int argc, char **argv)
 			.mempool_size = pool_size,
 			.mempool_avail = pool_avail,
 			.router = &ctl.router,
+			.policy = ctl.policy,
+			.port_of = ctl.port_of,
 		};
 
 		ret = dp_counters_write_json(cfg.stats_file, &cfg, workers,

@@ -28,7 +28,9 @@
  * Connection tracking and the firewall for nb IP packets, in order: packet
  * j is meta[idx[j]] of the chunk.  ct[j] comes from ct_lookup_burst.  A
  * refused packet gets its drop reason in its meta: SL_DROP_RULE, or
- * SL_DROP_CT_FULL when its new flow found no room.
+ * SL_DROP_CT_FULL when its new flow found no room.  rule_of[idx[j]] and
+ * ct_of[idx[j]] get each packet's rule and connection state (for the
+ * replication stage and traces).
  * Established packets of a flow whose verdict this generation already gave
  * skip the ACL, unless the generation has per-packet rules.
  */
@@ -36,7 +38,7 @@ static void
 judge(struct dp_worker *w, const struct fw_gen *g, uint16_t in_port,
       struct sl_pkt_meta *meta, const struct sl_pkt_meta *const ip_meta[],
       const uint8_t *const data[], const uint16_t idx[], struct ct_pkt ct[],
-      uint16_t nb, uint64_t now, uint32_t rule_of[])
+      uint16_t nb, uint64_t now, uint32_t rule_of[], uint8_t ct_of[])
 {
 	const struct sl_pkt_meta *cls_meta[SL_PARSE_BURST_MAX];
 	const uint8_t *cls_data[SL_PARSE_BURST_MAX];
@@ -80,6 +82,7 @@ judge(struct dp_worker *w, const struct fw_gen *g, uint16_t in_port,
 
 	for (uint16_t j = 0; j < nb; j++) {
 		rule_of[idx[j]] = rule[j];
+		ct_of[idx[j]] = ct[j].ct;
 		if (g->rules[rule[j]].action == SL_ACTION_DROP) {
 			meta[idx[j]].drop_reason = SL_DROP_RULE;
 			continue;
@@ -114,7 +117,7 @@ judge(struct dp_worker *w, const struct fw_gen *g, uint16_t in_port,
 static void
 firewall_stage(struct dp_worker *w, const struct fw_gen *g, uint16_t in_port,
 	       struct sl_pkt_meta *meta, const uint8_t *const data[],
-	       uint16_t n, uint64_t now, uint32_t rule_of[])
+	       uint16_t n, uint64_t now, uint32_t rule_of[], uint8_t ct_of[])
 {
 	const struct sl_pkt_meta *ip_meta[SL_PARSE_BURST_MAX];
 	uint16_t ip_idx[SL_PARSE_BURST_MAX];
@@ -140,7 +143,7 @@ firewall_stage(struct dp_worker *w, const struct fw_gen *g, uint16_t in_port,
 			k = left;
 		}
 		judge(w, g, in_port, meta, ip_meta + done, data, ip_idx + done,
-		      ct, k, now, rule_of);
+		      ct, k, now, rule_of, ct_of);
 	}
 }
 
@@ -149,16 +152,23 @@ firewall_stage(struct dp_worker *w, const struct fw_gen *g, uint16_t in_port,
  * packets received on in_port.  Each packet's verdict lives in its
  * meta.drop_reason: the parser sets it, later stages may.  A frame that
  * spans several mbufs is dropped as hdr_split: the parser reads one
- * contiguous buffer (raise --mbuf-size for jumbo frames).
+ * contiguous buffer (raise --mbuf-size for jumbo frames).  watch: the
+ * round's dp_run.watch_armed; when not 0, the judged chunk is offered to
+ * the traces and captures before it is sent on.
  */
 static inline void
-process_chunk(struct dp_worker *w, const struct fw_gen *g, uint16_t in_port,
-	      struct rte_mbuf **pkts, uint16_t n, uint64_t now)
+process_chunk(struct dp_worker *w, const struct fw_gen *g, uint32_t watch,
+	      uint16_t in_port, struct rte_mbuf **pkts, uint16_t n,
+	      uint64_t now)
 {
 	const uint8_t *data[SL_PARSE_BURST_MAX];
 	uint16_t len[SL_PARSE_BURST_MAX];
 	struct sl_pkt_meta meta[SL_PARSE_BURST_MAX];
 	struct rte_mbuf *fwd[SL_PARSE_BURST_MAX];
+	/* Each judged packet's rule and connection state: the replication
+	 * stage and traces read them (set for judged packets only). */
+	uint32_t rule_of[SL_PARSE_BURST_MAX];
+	uint8_t ct_of[SL_PARSE_BURST_MAX];
 	struct dp_counters *ctr = &w->ctr;
 	uint16_t out_port = w->egress[in_port];
 	uint64_t bytes = 0;
@@ -183,21 +193,23 @@ process_chunk(struct dp_worker *w, const struct fw_gen *g, uint16_t in_port,
 				meta[i].drop_reason = SL_DROP_HDR_SPLIT;
 	}
 	if (g != NULL) {
-		/* Each judged packet's rule: only the replication stage
-		 * reads them, and it needs FW_NO_RULE for the others. */
-		uint32_t rule_of[SL_PARSE_BURST_MAX];
-
+		/* The replication stage needs FW_NO_RULE for the packets
+		 * the firewall does not judge. */
 		if (unlikely(g->rep_actions))
 			for (uint16_t i = 0; i < n; i++)
 				rule_of[i] = FW_NO_RULE;
-		firewall_stage(w, g, in_port, meta, data, n, now, rule_of);
-		if (unlikely(g->rep_actions)) {
-			n = dp_rep_chunk(w, g, in_port, pkts, data, meta,
-					 rule_of, n, now);
-			bytes = 0;
-			for (uint16_t i = 0; i < n; i++)
-				bytes += pkts[i]->pkt_len;
-		}
+		firewall_stage(w, g, in_port, meta, data, n, now, rule_of,
+			       ct_of);
+	}
+	if (unlikely(watch != 0))
+		dp_watch_chunk(w, watch, g, in_port, pkts, meta, rule_of, ct_of,
+			       n);
+	if (g != NULL && unlikely(g->rep_actions)) {
+		n = dp_rep_chunk(w, g, in_port, pkts, data, meta, rule_of, n,
+				 now);
+		bytes = 0;
+		for (uint16_t i = 0; i < n; i++)
+			bytes += pkts[i]->pkt_len;
 	}
 	if (w->port_kind[in_port] == DP_PORT_ROUTED) {
 		dp_route_chunk(w, in_port, pkts, data, meta, n, now);
@@ -241,8 +253,8 @@ twin_chunk(struct dp_worker *w, uint16_t twin, struct rte_mbuf **pkts,
 }
 
 static inline uint16_t
-poll_rxq(struct dp_worker *w, const struct fw_gen *g, const struct dp_rxq *q,
-	 uint64_t now)
+poll_rxq(struct dp_worker *w, const struct fw_gen *g, uint32_t watch,
+	 const struct dp_rxq *q, uint64_t now)
 {
 	struct rte_mbuf *pkts[DP_BURST_MAX];
 	uint16_t n = rte_eth_rx_burst(q->port, q->queue, pkts, w->burst);
@@ -256,7 +268,7 @@ poll_rxq(struct dp_worker *w, const struct fw_gen *g, const struct dp_rxq *q,
 	for (uint16_t done = 0; done < n; done += SL_PARSE_BURST_MAX) {
 		uint16_t chunk = RTE_MIN(n - done, SL_PARSE_BURST_MAX);
 
-		process_chunk(w, g, q->port, pkts + done, chunk, now);
+		process_chunk(w, g, watch, q->port, pkts + done, chunk, now);
 	}
 	return n;
 }
@@ -299,6 +311,10 @@ dp_worker_main(void *arg)
 		/* One generation for the whole round. */
 		const struct fw_gen *g = __atomic_load_n(&run->fw,
 							 __ATOMIC_ACQUIRE);
+		/* Traces and captures: one relaxed load per round when none
+		 * is armed (dp_watch_chunk fences when one is). */
+		uint32_t watch = __atomic_load_n(&run->watch_armed,
+						 __ATOMIC_RELAXED);
 		uint64_t now = rte_rdtsc();
 		uint32_t got = 0;
 
@@ -307,7 +323,7 @@ dp_worker_main(void *arg)
 		for (uint16_t i = 0; i < w->nb_rxq; i++)
 			if (likely(w->port_kind[w->rxq[i].port] != DP_PORT_TWIN) ||
 			    twins)
-				got += poll_rxq(w, g, &w->rxq[i], now);
+				got += poll_rxq(w, g, watch, &w->rxq[i], now);
 		if (w->ct != NULL && now >= w->ct_age_next) {
 			ct_age(w->ct, now, DP_CT_AGE_BUDGET);
 			w->ct_age_next = now + w->ct_age_interval;

@@ -19,6 +19,7 @@
 #include "icmp_error.h"
 #include "parse.h"
 #include "router.h"
+#include "watch.h"
 
 struct rte_rcu_qsbr;
 
@@ -51,6 +52,12 @@ struct dp_run {
 	 * lcore frees a replaced generation after rte_rcu_qsbr_synchronize. */
 	struct fw_gen *fw;
 	struct rte_rcu_qsbr *qs;
+	/* Traces and captures (watch.h): bit i is set while watch[i] is
+	 * armed.  A worker loads watch_armed once per round (relaxed) and
+	 * looks at watch[] only when it is not 0; the control thread frees a
+	 * disarmed watch after rte_rcu_qsbr_synchronize. */
+	uint32_t watch_armed;
+	struct dp_watch *watch[DP_WATCH_SLOTS];
 };
 
 struct dp_worker {

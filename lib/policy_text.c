@@ -17,6 +17,17 @@ family_bits(uint8_t family)
 }
 
 int
+sl_prefix_from_string(const char *s, struct sl_prefix *out, char *msg,
+		      size_t msg_size)
+{
+	char buf[SL_POLICY_MSG_MAX];
+
+	return sl_prefix_parse(s, SL_PREFIX_NETWORK, out,
+			       msg != NULL ? msg : buf,
+			       msg != NULL ? msg_size : sizeof(buf));
+}
+
+int
 sl_prefix_parse(const char *s, enum sl_prefix_mode mode, struct sl_prefix *out,
 		char *msg, size_t msg_size)
 {

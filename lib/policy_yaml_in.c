@@ -322,9 +322,22 @@ static int
 open_container(struct builder *b, const yaml_event_t *ev,
 	       enum sl_node_type type)
 {
+	const char *tag = (const char *)(type == SL_NODE_SEQ ?
+					 ev->data.sequence_start.tag :
+					 ev->data.mapping_start.tag);
+	const char *core = type == SL_NODE_SEQ ? TAG_PREFIX "seq" :
+						 TAG_PREFIX "map";
 	struct frame *f;
 	struct sl_node *n;
 
+	/* Only the core schema's own tag (or none) on a list or object, as
+	 * on a scalar: a document that leans on a custom tag is refused. */
+	if (tag != NULL && strcmp(tag, "!") != 0 && strcmp(tag, core) != 0) {
+		sl_err_add(b->errs, "", mark_line(&ev->start_mark),
+			   mark_col(&ev->start_mark),
+			   "invalid YAML: unsupported tag %.60s", tag);
+		return -EINVAL;
+	}
 	if (b->depth >= SL_TREE_DEPTH_MAX) {
 		sl_err_add(b->errs, "", mark_line(&ev->start_mark),
 			   mark_col(&ev->start_mark),

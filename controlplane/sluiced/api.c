@@ -8,6 +8,7 @@
  * routes through the table in handlers.c and writes the reply.
  */
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
@@ -27,6 +28,23 @@
 
 #define SD_LISTENERS_MAX 2
 
+/*
+ * One open connection, for the whole-request time limit: libmicrohttpd's
+ * own timeout only counts idle time, so a client sending a byte now and
+ * then would hold a connection for ever.  since_ms restarts when a request
+ * completes; a connection whose request has taken longer than
+ * --request-timeout is shut down (MHD then sees the end of the stream and
+ * closes it), unless it waits for the dataplane (busy).
+ */
+struct sd_conn {
+	int fd;
+	int64_t since_ms;
+	bool busy;
+	bool cut;
+	struct sd_conn *prev;
+	struct sd_conn *next;
+};
+
 struct sd_listener {
 	struct sd_api *api;
 	struct MHD_Daemon *d;
@@ -34,6 +52,7 @@ struct sd_listener {
 	bool tcp;		/* needs the bearer token */
 	double tokens;		/* rate limit bucket */
 	int64_t refill_ms;
+	struct sd_conn *conns;	/* open connections */
 };
 
 struct sd_api {
@@ -63,6 +82,142 @@ now_ms(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static struct sd_conn *
+conn_of(struct MHD_Connection *conn)
+{
+	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn,
+		MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+
+	return ci != NULL ? ci->socket_context : NULL;
+}
+
+static void
+on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+	      enum MHD_ConnectionNotificationCode toe)
+{
+	struct sd_listener *l = cls;
+	struct sd_conn *sc = *socket_context;
+
+	if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+		const union MHD_ConnectionInfo *ci = MHD_get_connection_info(
+			conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+
+		sc = calloc(1, sizeof(*sc));
+		if (sc == NULL)
+			return;	/* no time limit on this one: idle only */
+		sc->fd = ci != NULL ? ci->connect_fd : -1;
+		sc->since_ms = now_ms();
+		sc->next = l->conns;
+		if (l->conns != NULL)
+			l->conns->prev = sc;
+		l->conns = sc;
+		*socket_context = sc;
+		return;
+	}
+	if (sc == NULL)
+		return;
+	if (sc->prev != NULL)
+		sc->prev->next = sc->next;
+	else
+		l->conns = sc->next;
+	if (sc->next != NULL)
+		sc->next->prev = sc->prev;
+	free(sc);
+	*socket_context = NULL;
+}
+
+/* Cut the connections whose request has run out of time; returns ms to
+ * the next deadline, or -1. */
+static int
+cut_slow_connections(struct sd_listener *l, unsigned int timeout_s)
+{
+	int64_t now = now_ms(), limit = (int64_t)timeout_s * 1000;
+	int next = -1;
+
+	for (struct sd_conn *sc = l->conns; sc != NULL; sc = sc->next) {
+		int64_t left = sc->since_ms + limit - now;
+
+		if (sc->busy || sc->cut || sc->fd < 0)
+			continue;
+		if (left <= 0) {
+			SD_DEBUG("http: a request took over %u s: closing its "
+				 "connection", timeout_s);
+			shutdown(sc->fd, SHUT_RDWR);
+			sc->cut = true;
+		} else if (next < 0 || left < next) {
+			next = (int)left;
+		}
+	}
+	return next;
+}
+
+/*
+ * Percent-decoding of the path and query (MHD_OPTION_UNESCAPE_CALLBACK):
+ * as MHD's own, except that %00 stays as it is written, so a path such as
+ * /v1/rules/web%00x names no rule instead of being cut to /v1/rules/web.
+ */
+static size_t
+unescape(void *cls, struct MHD_Connection *conn, char *s)
+{
+	char *w = s;
+
+	(void)cls;
+	(void)conn;
+	for (char *r = s; *r != '\0'; r++) {
+		unsigned int v;
+
+		if (r[0] == '%' && isxdigit((unsigned char)r[1]) &&
+		    isxdigit((unsigned char)r[2]) &&
+		    sscanf(r + 1, "%2x", &v) == 1 && v != 0) {
+			*w++ = (char)v;
+			r += 2;
+		} else {
+			*w++ = *r;
+		}
+	}
+	*w = '\0';
+	return (size_t)(w - s);
+}
+
+/* Whether s is well-formed UTF-8 (no overlong forms, no surrogates). */
+static bool
+utf8_ok(const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+
+	while (*p != 0) {
+		unsigned int n, cp;
+
+		if (p[0] < 0x80) {
+			p++;
+			continue;
+		}
+		if ((p[0] & 0xe0) == 0xc0) {
+			n = 1;
+			cp = p[0] & 0x1f;
+		} else if ((p[0] & 0xf0) == 0xe0) {
+			n = 2;
+			cp = p[0] & 0x0f;
+		} else if ((p[0] & 0xf8) == 0xf0) {
+			n = 3;
+			cp = p[0] & 0x07;
+		} else {
+			return false;
+		}
+		for (unsigned int i = 1; i <= n; i++) {
+			if ((p[i] & 0xc0) != 0x80)
+				return false;
+			cp = (cp << 6) | (p[i] & 0x3f);
+		}
+		if ((n == 1 && cp < 0x80) || (n == 2 && cp < 0x800) ||
+		    (n == 3 && cp < 0x10000) || cp > 0x10ffff ||
+		    (cp >= 0xd800 && cp <= 0xdfff))
+			return false;
+		p += n + 1;
+	}
+	return true;
 }
 
 const struct sd_api_counters *
@@ -197,9 +352,18 @@ send_body(struct sd_api *api, struct MHD_Connection *conn,
 		return MHD_NO;
 	}
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, type);
-	snprintf(etag, sizeof(etag), "\"%llu\"",
-		 (unsigned long long)api->sd->st.policy->generation);
-	MHD_add_response_header(resp, MHD_HTTP_HEADER_ETAG, etag);
+	/* The generation is for those allowed to read it: not on a refusal
+	 * before authentication or under the rate limit. */
+	if (status != 401 && status != 429) {
+		snprintf(etag, sizeof(etag), "\"%llu\"",
+			 (unsigned long long)api->sd->st.policy->generation);
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_ETAG, etag);
+	}
+	if (status == 401)
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
+					"Bearer");
+	if (status == 429)
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, "1");
 	if (disposition != NULL)
 		MHD_add_response_header(resp,
 					MHD_HTTP_HEADER_CONTENT_DISPOSITION,
@@ -216,12 +380,23 @@ static enum MHD_Result
 send_json(struct sd_api *api, struct MHD_Connection *conn,
 	  unsigned int status, json_t *json, const char *allow)
 {
-	char *text = json_dumps(json, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+	char *text = json != NULL ?
+		json_dumps(json, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;
 	size_t len;
 
 	json_decref(json);
-	if (text == NULL)
-		return MHD_NO;
+	if (text == NULL) {
+		/* Only a string that is not UTF-8 (an echo of the request)
+		 * makes jansson fail here, or memory running out. */
+		static const char fallback[] = "{\"error\": {\"code\": "
+			"\"bad_request\", \"message\": \"the request holds "
+			"bytes that are not UTF-8\"}}\n";
+
+		text = strdup(fallback);
+		if (text == NULL)
+			return MHD_NO;
+		status = 400;
+	}
 	len = strlen(text);
 	/* A newline at the end, for terminals; the buffer has the NUL's byte. */
 	text[len++] = '\n';
@@ -289,8 +464,14 @@ on_dp_reply(void *ctx, json_t *reply, const char *body, size_t body_len,
 	struct sd_req *req = ctx;
 	struct sd_call *c = &req->call;
 
+	struct sd_conn *sc = conn_of(c->conn);
+
 	c->done(c, reply, body, body_len, error);
 	req->resumed = true;
+	if (sc != NULL) {
+		sc->busy = false;
+		sc->since_ms = now_ms();
+	}
 	MHD_resume_connection(c->conn);
 }
 
@@ -448,6 +629,90 @@ body_append(struct sd_req *req, const char *data, size_t n, size_t max)
 	return 0;
 }
 
+struct query_scan {
+	unsigned int allowed;	/* SD_QUERY_* */
+	const char *bad;	/* the first argument not allowed */
+};
+
+static enum MHD_Result
+query_arg(void *cls, enum MHD_ValueKind kind, const char *key,
+	  const char *value)
+{
+	struct query_scan *q = cls;
+
+	(void)kind;
+	(void)value;
+	if ((strcmp(key, "generation") == 0 &&
+	     (q->allowed & SD_QUERY_GENERATION)) ||
+	    (strcmp(key, "dry_run") == 0 && (q->allowed & SD_QUERY_DRY_RUN)))
+		return MHD_YES;
+	q->bad = key;
+	return MHD_NO;
+}
+
+/* Refuse query arguments the route does not take: a typo such as
+ * ?dryrun=1 must not apply a change for real.  0, or -1 with c failed. */
+static int
+query_check(struct sd_call *c, const struct sd_route *r)
+{
+	struct query_scan q = { .allowed = r->query };
+
+	MHD_get_connection_values(c->conn, MHD_GET_ARGUMENT_KIND, query_arg,
+				  &q);
+	if (q.bad == NULL)
+		return 0;
+	if (utf8_ok(q.bad))
+		sd_fail(c, 400, "bad_request", q.bad, "%s %s takes no query "
+			"argument \"%.40s\"", r->method, r->path, q.bad);
+	else
+		sd_fail(c, 400, "bad_request", NULL, "%s %s: a query argument "
+			"is not UTF-8", r->method, r->path);
+	return -1;
+}
+
+struct flag_scan {
+	const char *key;
+	bool found;
+	const char *value;
+};
+
+static enum MHD_Result
+flag_arg(void *cls, enum MHD_ValueKind kind, const char *key,
+	 const char *value)
+{
+	struct flag_scan *f = cls;
+
+	(void)kind;
+	if (strcmp(key, f->key) != 0)
+		return MHD_YES;
+	f->found = true;
+	f->value = value;
+	return MHD_NO;
+}
+
+int
+sd_query_flag(struct sd_call *c, const char *key, bool *on)
+{
+	struct flag_scan f = { .key = key };
+
+	MHD_get_connection_values(c->conn, MHD_GET_ARGUMENT_KIND, flag_arg,
+				  &f);
+	*on = false;
+	if (!f.found)
+		return 0;
+	/* ?dry_run (no value), =1, =true: on; =0, =false: off. */
+	if (f.value == NULL || f.value[0] == '\0' ||
+	    strcmp(f.value, "1") == 0 || strcmp(f.value, "true") == 0) {
+		*on = true;
+		return 0;
+	}
+	if (strcmp(f.value, "0") == 0 || strcmp(f.value, "false") == 0)
+		return 0;
+	sd_fail(c, 400, "bad_request", key, "%s must be 1, true, 0 or false",
+		key);
+	return -1;
+}
+
 /* Route by the table; 404 for no path, 405 (with Allow) for no method. */
 static enum MHD_Result
 dispatch(struct sd_api *api, struct sd_req *req, const char *url,
@@ -457,6 +722,16 @@ dispatch(struct sd_api *api, struct sd_req *req, const char *url,
 	char allow[128] = "";
 	bool path_known = false;
 
+	/* HEAD is GET without the body (MHD leaves the body out). */
+	if (strcmp(method, "HEAD") == 0)
+		method = "GET";
+	if (!utf8_ok(url)) {
+		struct sd_err e = { 0 };
+
+		sd_err_set(&e, 400, "bad_request", NULL,
+			   "the path is not UTF-8");
+		return send_error(api, c->conn, &e, NULL);
+	}
 	for (size_t i = 0; i < sd_n_routes; i++) {
 		const struct sd_route *r = &sd_routes[i];
 		size_t n = strlen(r->path);
@@ -477,8 +752,13 @@ dispatch(struct sd_api *api, struct sd_req *req, const char *url,
 					 r->method);
 			continue;
 		}
-		r->fn(c);
+		if (query_check(c, r) == 0)
+			r->fn(c);
 		if (c->deferred) {
+			struct sd_conn *sc = conn_of(c->conn);
+
+			if (sc != NULL)
+				sc->busy = true;
 			req->suspended = true;
 			MHD_suspend_connection(c->conn);
 			return MHD_YES;
@@ -548,6 +828,15 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url,
 	}
 	req->call.body = req->body ? req->body : "";
 	req->call.body_len = req->len;
+	if (req->len != 0 && memchr(req->body, '\0', req->len) != NULL) {
+		struct sd_err e = { 0 };
+
+		/* jansson would stop at it and take what came before. */
+		sd_err_set(&e, 400, "bad_json", NULL, "the body holds a NUL "
+			   "byte at offset %zu", (size_t)((char *)memchr(
+			   req->body, '\0', req->len) - req->body));
+		return send_error(api, conn, &e, NULL);
+	}
 	SD_DEBUG("%s %s (%zu bytes)", method, url, req->len);
 	return dispatch(api, req, url, method);
 }
@@ -558,9 +847,14 @@ on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 {
 	struct sd_req *req = *con_cls;
 
+	struct sd_conn *sc = conn_of(conn);
+
 	(void)cls;
-	(void)conn;
 	(void)toe;
+	if (sc != NULL) {
+		sc->since_ms = now_ms();
+		sc->busy = false;
+	}
 	if (req == NULL)
 		return;
 	json_decref(req->call.json);
@@ -710,6 +1004,8 @@ start_daemon(struct sd_api *api, int fd, bool tcp)
 		MHD_OPTION_CONNECTION_LIMIT, sd->opt.max_conns,
 		MHD_OPTION_CONNECTION_TIMEOUT, sd->opt.request_timeout,
 		MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
+		MHD_OPTION_NOTIFY_CONNECTION, on_connection, l,
+		MHD_OPTION_UNESCAPE_CALLBACK, unescape, NULL,
 		MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
 		cert ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, cert,
 		MHD_OPTION_HTTPS_MEM_KEY, key,
@@ -775,18 +1071,43 @@ sd_api_owns_fd(const struct sluiced *sd, int fd)
 	return false;
 }
 
+static unsigned int
+open_connections(struct MHD_Daemon *d)
+{
+	const union MHD_DaemonInfo *info = MHD_get_daemon_info(d,
+		MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
+
+	return info != NULL ? info->num_connections : 0;
+}
+
 int
 sd_api_run(struct sluiced *sd)
 {
 	int next = -1;
 
 	for (unsigned int i = 0; i < sd->api->n; i++) {
+		struct sd_listener *l = &sd->api->l[i];
 		MHD_UNSIGNED_LONG_LONG t;
+		int cut;
 
-		MHD_run(sd->api->l[i].d);
-		if (MHD_get_timeout(sd->api->l[i].d, &t) == MHD_YES &&
+		/* Again while a run closed connections: a run that closes
+		 * them at the connection limit cleans them up at its end,
+		 * after it has left the listening socket out of its epoll
+		 * set; only a later run puts it back, and without one
+		 * epoll_wait would sleep on with clients in the backlog. */
+		for (int runs = 0; runs < 8; runs++) {
+			unsigned int before = open_connections(l->d);
+
+			MHD_run(l->d);
+			if (open_connections(l->d) >= before)
+				break;
+		}
+		if (MHD_get_timeout(l->d, &t) == MHD_YES &&
 		    (next < 0 || t < (MHD_UNSIGNED_LONG_LONG)next))
 			next = t > 60000 ? 60000 : (int)t;
+		cut = cut_slow_connections(l, sd->opt.request_timeout);
+		if (cut >= 0 && (next < 0 || cut < next))
+			next = cut;
 	}
 	return next;
 }

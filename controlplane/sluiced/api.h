@@ -48,11 +48,16 @@ struct sd_call {
 
 /* A route of the API: method and path, and whether path is a prefix with
  * a tail (a rule id, a route prefix, a group name) after it. */
+/* Query arguments a route takes (anything else is a 400). */
+#define SD_QUERY_GENERATION	0x1	/* ?generation=N, as If-Match */
+#define SD_QUERY_DRY_RUN	0x2	/* ?dry_run */
+
 struct sd_route {
 	const char *method;
 	const char *path;
 	bool has_tail;
 	sd_handler_fn *fn;
+	unsigned int query;	/* SD_QUERY_* */
 };
 
 extern const struct sd_route sd_routes[];
@@ -67,6 +72,10 @@ void sd_reply(struct sd_call *c, unsigned int status, json_t *json);
 
 /* A query argument, or NULL. */
 const char *sd_query(const struct sd_call *c, const char *key);
+
+/* A flag argument (?dry_run, =1, =true, =0, =false): 0 with *on set, or
+ * -1 after failing c for another value. */
+int sd_query_flag(struct sd_call *c, const char *key, bool *on);
 
 /*
  * The generation a write is based on (If-Match or ?generation=), or

@@ -172,15 +172,14 @@ get_config(struct sd_call *c)
 static void
 put_config(struct sd_call *c)
 {
-	const char *dry = sd_query(c, "dry_run");
-	bool dry_run = dry != NULL && strcmp(dry, "0") != 0 &&
-		       strcmp(dry, "false") != 0;
 	struct sl_policy *next = NULL;
 	struct sd_err e = { 0 };
 	json_t *diff = NULL;
 	uint64_t if_gen;
+	bool dry_run;
 
-	if (sd_if_generation(c, &if_gen) != 0)
+	if (sd_query_flag(c, "dry_run", &dry_run) != 0 ||
+	    sd_if_generation(c, &if_gen) != 0)
 		return;
 	if (c->body_len == 0) {
 		sd_fail(c, 400, "bad_json", NULL, "PUT /v1/config needs the "
@@ -222,7 +221,7 @@ port_counters(json_t *stats, const char *name)
 	json_t *p;
 
 	json_array_foreach(json_object_get(stats, "ports"), i, p) {
-		const char *n = json_string_value(json_object_get(p, "name"));
+		const char *n = json_string_value(json_object_get(p, "port"));
 
 		if (n != NULL && strcmp(n, name) == 0)
 			return p;
@@ -282,13 +281,35 @@ static const struct sd_list rules_list = { "rules", "id", "rule" };
 static const struct sd_list routes_list = { "routes", "prefix", "route" };
 static const struct sd_list groups_list = { "groups", "name", "group" };
 
+/*
+ * The canonical name of an item as a path or body names it: a route's
+ * prefix in any spelling ("2001:DB8::/32") becomes the canonical one the
+ * state holds; other names are taken as they are.  NULL when a route's
+ * prefix does not parse.
+ */
+static const char *
+canonical_name(const struct sd_list *l, const char *name, char *buf)
+{
+	struct sl_prefix p;
+
+	if (l != &routes_list)
+		return name;
+	if (sl_prefix_from_string(name, &p, NULL, 0) != 0)
+		return NULL;
+	return sl_prefix_format(&p, true, buf);
+}
+
 /* Index of the item named name, or -1. */
 static ssize_t
 find_item(json_t *list, const struct sd_list *l, const char *name)
 {
+	char buf[SL_PREFIX_STRLEN];
 	size_t i;
 	json_t *it;
 
+	name = canonical_name(l, name, buf);
+	if (name == NULL)
+		return -1;
 	json_array_foreach(list, i, it) {
 		const char *n = json_string_value(json_object_get(it,
 								  l->name_key));
@@ -357,6 +378,15 @@ item_delete(struct sd_call *c, const struct sd_list *l)
 	json_decref(doc);
 }
 
+/* The validator's words for two items with one name (lib/policy_validate.c). */
+static bool
+is_duplicate(const char *message)
+{
+	return strstr(message, "is also used by") != NULL ||
+	       strstr(message, "the same prefix as") != NULL ||
+	       strstr(message, "the same automatic id") != NULL;
+}
+
 /*
  * POST an item: insert at "position" (rules; default: the end), refuse a
  * name already taken with 409 exists, apply, and answer with the item as
@@ -400,7 +430,7 @@ item_post(struct sd_call *c, const struct sd_list *l)
 	const char *name = json_string_value(json_object_get(item,
 							     l->name_key));
 
-	if (name != NULL && l != &routes_list && find_item(list, l, name) >= 0) {
+	if (name != NULL && find_item(list, l, name) >= 0) {
 		sd_fail(c, 409, "exists", l->name_key, "%s %s already exists",
 			l->item, name);
 		goto out;
@@ -408,8 +438,9 @@ item_post(struct sd_call *c, const struct sd_list *l)
 	json_array_insert(list, at, item);
 	snprintf(rel, sizeof(rel), "%s[%zu].", l->key, at);
 	if (apply_doc(c, doc, 0, NULL, rel) != 0) {
-		if (l == &routes_list && strcmp(c->err.field, "prefix") == 0 &&
-		    strncmp(c->err.message, "the same prefix", 15) == 0) {
+		/* The one new item is what collides with another: a numeric
+		 * id, an automatic id, a prefix in another spelling. */
+		if (c->err.status == 422 && is_duplicate(c->err.message)) {
 			c->err.status = 409;
 			c->err.code = "exists";
 		}
@@ -450,13 +481,31 @@ group_put(struct sd_call *c)
 		sd_fail(c, 404, "not_found", "name", "no group %s", c->tail);
 		goto out;
 	}
-	if (json_object_get(item, "name") == NULL)
+	json_t *name = json_object_get(item, "name");
+
+	if (name == NULL) {
 		json_object_set_new(item, "name", json_string(c->tail));
+	} else if (!json_is_string(name) ||
+		   strcmp(json_string_value(name), c->tail) != 0) {
+		sd_fail(c, 422, "invalid", "name", "PUT /v1/groups/%s replaces "
+			"that group: its name cannot change (POST the new "
+			"group, then DELETE the old one)", c->tail);
+		goto out;
+	}
 	json_array_set(list, (size_t)i, item);
 	snprintf(rel, sizeof(rel), "groups[%zd].", i);
-	if (apply_doc(c, doc, 0, NULL, rel) == 0)
-		sd_reply(c, 200, json_pack("{s:I, s:O}", "generation",
-			(json_int_t)generation(c), "group", item));
+	if (apply_doc(c, doc, 0, NULL, rel) == 0) {
+		/* The group as stored, defaults filled in. */
+		json_t *now = state_doc(c);
+
+		if (now != NULL) {
+			sd_reply(c, 200, json_pack("{s:I, s:O}", "generation",
+				(json_int_t)generation(c), "group",
+				json_array_get(doc_list(now, "groups"),
+					       (size_t)i)));
+			json_decref(now);
+		}
+	}
 out:
 	json_decref(item);
 	json_decref(doc);
@@ -508,7 +557,7 @@ get_stats(struct sd_call *c)
 }
 
 #define SD_TRACE_COUNT_MAX 1000
-#define SD_CAPTURE_COUNT_MAX 100000
+#define SD_CAPTURE_COUNT_MAX 10000
 #define SD_WAIT_MS_MAX 60000
 
 /* count, timeout_ms and filter of a trace or capture body, checked. */
@@ -665,27 +714,28 @@ post_capture(struct sd_call *c)
 }
 
 const struct sd_route sd_routes[] = {
-	{ "GET", "/v1/status", false, get_status },
-	{ "GET", "/v1/config", false, get_config },
-	{ "PUT", "/v1/config", false, put_config },
-	{ "GET", "/v1/rules", false, rules_get },
-	{ "POST", "/v1/rules", false, rules_post },
-	{ "GET", "/v1/rules/", true, rules_item_get },
-	{ "DELETE", "/v1/rules/", true, rules_delete },
-	{ "GET", "/v1/routes", false, routes_get },
-	{ "POST", "/v1/routes", false, routes_post },
-	{ "GET", "/v1/routes/", true, routes_item_get },
-	{ "DELETE", "/v1/routes/", true, routes_delete },
-	{ "GET", "/v1/groups", false, groups_get },
-	{ "POST", "/v1/groups", false, groups_post },
-	{ "GET", "/v1/groups/", true, groups_item_get },
-	{ "PUT", "/v1/groups/", true, group_put },
-	{ "DELETE", "/v1/groups/", true, groups_delete },
-	{ "GET", "/v1/ports", false, get_ports },
-	{ "GET", "/v1/members", false, get_members },
-	{ "GET", "/v1/stats", false, get_stats },
-	{ "POST", "/v1/trace", false, post_trace },
-	{ "POST", "/v1/capture", false, post_capture },
-	{ "GET", "/metrics", false, sd_metrics },
+	{ "GET", "/v1/status", false, get_status, 0 },
+	{ "GET", "/v1/config", false, get_config, 0 },
+	{ "PUT", "/v1/config", false, put_config,
+	  SD_QUERY_GENERATION | SD_QUERY_DRY_RUN },
+	{ "GET", "/v1/rules", false, rules_get, 0 },
+	{ "POST", "/v1/rules", false, rules_post, SD_QUERY_GENERATION },
+	{ "GET", "/v1/rules/", true, rules_item_get, 0 },
+	{ "DELETE", "/v1/rules/", true, rules_delete, SD_QUERY_GENERATION },
+	{ "GET", "/v1/routes", false, routes_get, 0 },
+	{ "POST", "/v1/routes", false, routes_post, SD_QUERY_GENERATION },
+	{ "GET", "/v1/routes/", true, routes_item_get, 0 },
+	{ "DELETE", "/v1/routes/", true, routes_delete, SD_QUERY_GENERATION },
+	{ "GET", "/v1/groups", false, groups_get, 0 },
+	{ "POST", "/v1/groups", false, groups_post, SD_QUERY_GENERATION },
+	{ "GET", "/v1/groups/", true, groups_item_get, 0 },
+	{ "PUT", "/v1/groups/", true, group_put, SD_QUERY_GENERATION },
+	{ "DELETE", "/v1/groups/", true, groups_delete, SD_QUERY_GENERATION },
+	{ "GET", "/v1/ports", false, get_ports, 0 },
+	{ "GET", "/v1/members", false, get_members, 0 },
+	{ "GET", "/v1/stats", false, get_stats, 0 },
+	{ "POST", "/v1/trace", false, post_trace, 0 },
+	{ "POST", "/v1/capture", false, post_capture, 0 },
+	{ "GET", "/metrics", false, sd_metrics, 0 },
 };
 const size_t sd_n_routes = sizeof(sd_routes) / sizeof(sd_routes[0]);

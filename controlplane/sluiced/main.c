@@ -21,6 +21,7 @@
 #include "sluiced.h"
 
 #define EXIT_USAGE 2
+#define SD_LOOP_MAX_SLEEP_MS 1000
 
 int
 sd_loop_add(struct sluiced *sd, int fd)
@@ -353,6 +354,10 @@ run_loop(struct sluiced *sd, int sigfd)
 
 		if (t >= 0 && (timeout < 0 || t < timeout))
 			timeout = t;
+		/* A safety net, not a tick: nothing here needs polling, but a
+		 * missed wake-up of libmicrohttpd's must not last. */
+		if (timeout < 0 || timeout > SD_LOOP_MAX_SLEEP_MS)
+			timeout = SD_LOOP_MAX_SLEEP_MS;
 		n = epoll_wait(sd->epfd, ev, 16, timeout);
 		if (n < 0 && errno != EINTR) {
 			SD_ERR("epoll_wait: %s", strerror(errno));

@@ -140,6 +140,16 @@ static const char *const port_fields[][2] = {
 	{ "tx_dropped", "sluice_port_tx_dropped_total" },
 };
 
+/* A port's policy name, else its DPDK device name. */
+static const char *
+port_label(json_t *port)
+{
+	const char *name = json_string_value(json_object_get(port, "port"));
+
+	return name != NULL ? name :
+	       json_string_value(json_object_get(port, "name"));
+}
+
 static void
 dataplane_metrics(struct out *o, json_t *stats)
 {
@@ -154,8 +164,7 @@ dataplane_metrics(struct out *o, json_t *stats)
 		     "dataplane's workers");
 		json_array_foreach(json_object_get(stats, "ports"), i, v)
 			outf(o, "%s{port=\"%s\"} %lld\n", port_fields[f][1],
-			     label(json_string_value(json_object_get(v,
-				"name")), lb, sizeof(lb)),
+			     label(port_label(v), lb, sizeof(lb)),
 			     (long long)num(v, port_fields[f][0]));
 	}
 	help(o, "sluice_drops_total", "counter",
@@ -193,7 +202,8 @@ dataplane_metrics(struct out *o, json_t *stats)
 
 	help(o, "sluice_mbufs_available", "gauge",
 	     "mbufs free in the dataplane's pools");
-	outf(o, "sluice_mbufs_available %lld\n", (long long)num(mp, "avail"));
+	outf(o, "sluice_mbufs_available %lld\n",
+	     (long long)num(mp, "available"));
 }
 
 static void

@@ -40,10 +40,26 @@ sd_state_load(const char *path, struct sl_policy **out)
 		if (ret != -EINVAL)
 			return ret;	/* not corrupt: leave it where it is */
 	}
-	/* Keep it for the operator, under a name nothing writes to. */
-	snprintf(aside, sizeof(aside), "%s.corrupt-%lld", path,
-		 (long long)time(NULL));
-	if (rename(path, aside) == 0)
+	/* Keep it for the operator, under a name nothing writes to: link()
+	 * fails rather than replace a file moved aside before. */
+	int moved = -1;
+
+	for (unsigned int n = 0; n < 1000 && moved != 0; n++) {
+		if (n == 0)
+			snprintf(aside, sizeof(aside), "%s.corrupt-%lld", path,
+				 (long long)time(NULL));
+		else
+			snprintf(aside, sizeof(aside), "%s.corrupt-%lld.%u",
+				 path, (long long)time(NULL), n);
+		moved = link(path, aside);
+		if (moved != 0 && errno != EEXIST)
+			break;
+	}
+	if (moved == 0 && unlink(path) != 0) {
+		unlink(aside);
+		moved = -1;
+	}
+	if (moved == 0)
 		SD_ERR("moved it aside to %s; start again to begin from "
 		       "--config (or restore a good copy)", aside);
 	else

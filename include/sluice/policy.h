@@ -420,6 +420,15 @@ const char *sl_target_state_name(uint8_t state);
 #define SL_PREFIX_STRLEN 64
 char *sl_prefix_format(const struct sl_prefix *p, bool with_len, char *buf);
 
+/*
+ * A route or match prefix written as the schema takes it ("10.0.0.0/8",
+ * "2001:DB8::/32", a host address without "/len"); host bits are refused.
+ * sl_prefix_format() of the result is its canonical spelling.  Returns 0,
+ * or -EINVAL with a message in msg (may be NULL).
+ */
+int sl_prefix_from_string(const char *s, struct sl_prefix *out, char *msg,
+			  size_t msg_size);
+
 /* ------------------------------------------------------------------------
  * Compiled match: the numbers the ACL builder and the XDP loader consume
  */

@@ -227,5 +227,6 @@ def test_help_lists_every_option():
     assert r.returncode == 0
     for opt in ["--ports", "--xconnect", "--workers", "--burst", "--mbufs",
                 "--mbuf-size", "--rxd", "--txd", "--stats-interval",
-                "--stats-file", "--oneshot", "--idle-ms", "--parser"]:
+                "--stats-file", "--oneshot", "--idle-ms", "--parser",
+                "--policy", "--controller"]:
         assert opt in r.stdout
