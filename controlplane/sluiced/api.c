@@ -826,6 +826,12 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url,
 			   "limit of %zu bytes", api->sd->opt.max_body);
 		return send_error(api, conn, &e, NULL);
 	}
+	/* From here the time is sluiced's, not the client's: the
+	 * whole-request limit stops until the reply has gone. */
+	struct sd_conn *sc = conn_of(conn);
+
+	if (sc != NULL)
+		sc->busy = true;
 	req->call.body = req->body ? req->body : "";
 	req->call.body_len = req->len;
 	if (req->len != 0 && memchr(req->body, '\0', req->len) != NULL) {

@@ -19,6 +19,8 @@
 #include "log.h"
 #include "sluiced.h"
 
+#define SD_DIFF_LIST_MAX 1000
+
 void
 sd_err_set(struct sd_err *e, unsigned int status, const char *code,
 	   const char *field, const char *fmt, ...)
@@ -132,6 +134,50 @@ sd_state_install(struct sluiced *sd, struct sl_policy *policy, bool persist)
 	return install(sd, policy, text);
 }
 
+/*
+ * A diff for people and scripts, not a dump: each list is cut to its first
+ * SD_DIFF_LIST_MAX items (a new 1M-route table would otherwise answer with
+ * a million prefixes); a section with a list cut says so ("truncated") and
+ * how many items each of its lists had ("counts").
+ */
+static void
+trim_diff(json_t *diff)
+{
+	static const char *const sections[] = { "rules", "routes", "groups",
+						"ports" };
+
+	for (size_t i = 0; i < sizeof(sections) / sizeof(sections[0]); i++) {
+		json_t *sec = json_object_get(diff, sections[i]);
+		json_t *counts = json_object(), *list;
+		bool cut = false;
+		const char *key;
+
+		if (!json_is_object(sec) || counts == NULL) {
+			json_decref(counts);
+			continue;
+		}
+		json_object_foreach(sec, key, list) {
+			size_t n = json_array_size(list);
+
+			if (!json_is_array(list))
+				continue;
+			json_object_set_new(counts, key,
+					    json_integer((json_int_t)n));
+			while (json_array_size(list) > SD_DIFF_LIST_MAX) {
+				json_array_remove(list,
+						  json_array_size(list) - 1);
+				cut = true;
+			}
+		}
+		if (cut) {
+			json_object_set_new(sec, "counts", counts);
+			json_object_set_new(sec, "truncated", json_true());
+		} else {
+			json_decref(counts);
+		}
+	}
+}
+
 int
 sd_apply(struct sluiced *sd, struct sl_policy *next, uint64_t if_generation,
 	 unsigned int flags, json_t **diff_out, struct sd_err *e)
@@ -161,6 +207,7 @@ sd_apply(struct sluiced *sd, struct sl_policy *next, uint64_t if_generation,
 			sl_policy_free(next);
 			return -1;
 		}
+		trim_diff(*diff_out);
 	}
 	if ((flags & SD_APPLY_DRY_RUN) || sl_policy_equal(sd->st.policy,
 							  next)) {

@@ -1341,3 +1341,20 @@ def test_main_replies_validate_against_the_document(sd, openapi):
         assert r.header("content-type", "").startswith("application/json"), r
         errs = validate(openapi, schema_of(openapi, path, m, status), r.json)
         assert not errs, f"{m.upper()} {path} {status}: {errs}\n{r}"
+
+
+def test_a_diff_of_thousands_is_cut_to_1000_per_list_with_counts(sluiced):
+    """Loading a big table answers with the first 1,000 prefixes and the
+    counts, not a reply the size of the table."""
+    d = sluiced(args=FAST)
+    c = d.client()
+    big = dict(POLICY, routes=[{"prefix": f"10.{i // 256}.{i % 256}.0/24",
+                                "nexthops": [{"port": "p1"}]} for i in range(2500)])
+    r = c.put("/v1/config?dry_run=1", big)
+    assert r.status == 200, r
+    routes = r.json["diff"]["routes"]
+    assert routes["truncated"] is True
+    assert routes["counts"] == {"added": 2500, "removed": 0, "changed": 0}
+    assert len(routes["added"]) == 1000 and len(set(routes["added"])) == 1000
+    assert "truncated" not in r.json["diff"]["rules"]
+    assert c.generation() == 0
