@@ -16,23 +16,34 @@
  * maps).  Packets that are not IP are not the IP firewall's: they pass,
  * as in the DPDK dataplane.
  *
+ * Connection tracking (policies with settings.conntrack.enabled): an LRU
+ * hash of symmetric flow keys with the states, transitions and timeouts of
+ * dataplane/conntrack.c - the TCP step is the very function the DPDK path
+ * calls (sl_ct_tcp_step, sluice/conntrack.h).  A packet moves its flow
+ * before the firewall judges it; an accepted `new` packet with no flow
+ * creates one; a dropped one leaves nothing behind.
+ *
  * Verdicts: accept -> XDP_PASS (the kernel routes it), drop -> XDP_DROP.
- * The loader refuses what this program cannot do yet (ct, replicate,
- * steer) and what XDP cannot do at all (payload rules).
+ * The loader refuses what this program cannot do yet (replicate, steer)
+ * and what XDP cannot do at all (payload rules).
  *
  * Verifier notes are marked "verifier:" where the code is shaped for it.
  */
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
 
+#include "sluice/conntrack.h"
 #include "sluice/drop_reason.h"
 #include "sluice/xdp_maps.h"
 
-/* enum sl_action_type and the SL_CT_* bits, without the user-space
- * headers (they pull in libc). */
+/* enum sl_action_type, without sluice/policy.h (it pulls in libc). */
 #define ACTION_ACCEPT 1
 #define ACTION_DROP 2
-#define CT_BIT_NEW 0		/* index of SL_CT_NEW in the ct region */
+/* Index of each SL_CT_* bit in the ct region of sl_bm. */
+#define CT_IDX_NEW 0
+#define CT_IDX_ESTABLISHED 1
+#define CT_IDX_INVALID 3
+#define NSEC_PER_SEC 1000000000ull
 
 #define ETH_HDR_LEN 14
 #define VLAN_TAG_LEN 4
@@ -69,6 +80,8 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
 /* Set by the loader between open and load (rule 12). */
 const volatile __u8 sl_cfg_last_verdict = 0;
+/* Tests: the clock is sl_clock[0] (ns), not bpf_ktime_get_ns(). */
+const volatile __u8 sl_cfg_test_clock = 0;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -82,11 +95,19 @@ struct {
  * the types that only a map-in-map template reaches as forward
  * declarations, which libbpf cannot size.
  */
-struct lpm4_inner {
-	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__uint(max_entries, SL_XDP_PREFIXES_MAX);
-	__uint(key_size, sizeof(struct sl_xdp_lpm4_key));
+/* Sized per policy: the template's max_entries is only an upper bound. */
+struct a4_inner {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_INNER_MAP);
+	__uint(max_entries, SL_XDP_A4_MAX);
+	__uint(key_size, sizeof(__u32));
+	__uint(value_size, sizeof(__u32));
+};
+
+struct abm_inner {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, SL_XDP_ABM_ENTRIES);
+	__uint(key_size, sizeof(__u32));
 	__uint(value_size, sizeof(struct sl_xdp_bitmap));
 };
 
@@ -141,8 +162,8 @@ struct rcnt_inner {
 		__array(values, struct inner);                                 \
 	} name SEC(".maps")
 
-SET_MAP(sl_src4, lpm4_inner);
-SET_MAP(sl_dst4, lpm4_inner);
+SET_MAP(sl_a4, a4_inner);
+SET_MAP(sl_abm, abm_inner);
 SET_MAP(sl_src6, lpm6_inner);
 SET_MAP(sl_dst6, lpm6_inner);
 SET_MAP(sl_bm, bm_inner);
@@ -165,6 +186,23 @@ struct {
 	__type(value, struct sl_xdp_port_counter);
 } sl_ports SEC(".maps");
 
+/* Flows.  Not per set: a policy switch keeps them.  max_entries is set by
+ * the loader (settings.conntrack.size); when full, the least recently
+ * used flow goes (the DPDK table refuses the new one instead). */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, SL_XDP_CT_DEFAULT_SIZE);
+	__type(key, struct sl_xdp_ct_key);
+	__type(value, struct sl_xdp_ct_entry);
+} sl_ct SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} sl_clock SEC(".maps");
+
 /* One slot, not per CPU: only single-threaded tests turn it on. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -186,12 +224,26 @@ struct pkt {
 	__u8 proto;		/* l4_proto */
 	__u8 tcp_flags;
 	__u8 is_frag;
+	__u8 icmp_type;		/* ICMP of the packet's family, else 0 */
+	__u8 ct;		/* CT_IDX_* of the packet */
 };
 
 static __always_inline __u16
 be16(const __u8 *p)
 {
 	return (__u16)(p[0] << 8 | p[1]);
+}
+
+static __always_inline __u32
+be32(const __u8 *p)
+{
+	return (__u32)p[0] << 24 | (__u32)p[1] << 16 | (__u32)p[2] << 8 | p[3];
+}
+
+static __always_inline __u64
+be64(const __u8 *p)
+{
+	return (__u64)be32(p) << 32 | be32(p + 4);
 }
 
 /*
@@ -262,6 +314,7 @@ sl_parse_l4(struct xdp_md *ctx, struct pkt *p, int v6)
 			return 0;	/* ICMP in IPv6 or ICMPv6 in IPv4: opaque */
 		if (avail < ICMP_HDR_LEN || (void *)(h + ICMP_HDR_LEN) > data_end)
 			return SL_DROP_ICMP_TRUNCATED;
+		p->icmp_type = h[0];
 		echo = v6 ? (h[0] == 128 || h[0] == 129)
 			  : (h[0] == 8 || h[0] == 0);
 		if (echo) {
@@ -477,6 +530,37 @@ bm_at(void *bm, __u32 idx)
 	return bpf_map_lookup_elem(bm, &idx);
 }
 
+/* The bitmap of the longest IPv4 prefix entry holding addr (host order)
+ * in one field's 16-8-8 table (xdp_maps.h): at most three loads. */
+static __always_inline struct sl_xdp_bitmap *
+addr4_bitmap(void *a4, void *abm, __u32 addr, __u32 l1, __u32 abm_base)
+{
+	__u32 key = l1 + (addr >> 16), v;
+	__u32 *e = bpf_map_lookup_elem(a4, &key);
+
+	if (e == NULL)
+		return NULL;
+	v = *e;
+	if (v & SL_XDP_A4_PTR) {
+		key = SL_XDP_A4_CHUNKS + (v & ~SL_XDP_A4_PTR) * 256 +
+		      ((addr >> 8) & 0xff);
+		e = bpf_map_lookup_elem(a4, &key);
+		if (e == NULL)
+			return NULL;
+		v = *e;
+		if (v & SL_XDP_A4_PTR) {
+			key = SL_XDP_A4_CHUNKS + (v & ~SL_XDP_A4_PTR) * 256 +
+			      (addr & 0xff);
+			e = bpf_map_lookup_elem(a4, &key);
+			if (e == NULL)
+				return NULL;
+			v = *e;
+		}
+	}
+	key = abm_base + v;
+	return bpf_map_lookup_elem(abm, &key);
+}
+
 /*
  * The first rule of set `set` that the packet matches, or n_rules (the
  * default).  Any table missing (a set being built never is active, so
@@ -505,19 +589,20 @@ sl_classify(struct xdp_md *ctx, const struct pkt *p, __u32 set,
 	/* verifier: the parser checked the address bytes, but through
 	 * another pointer; the checks below cannot fail. */
 	if (p->family == 4) {
-		struct sl_xdp_lpm4_key k = { .prefixlen = 32 };
+		__u32 s4, d4;
 
 		if ((void *)(ip + IPV4_HDR_MIN) > data_end)
 			return n_rules;
 
-		tsrc = bpf_map_lookup_elem(&sl_src4, &set);
-		tdst = bpf_map_lookup_elem(&sl_dst4, &set);
+		tsrc = bpf_map_lookup_elem(&sl_a4, &set);
+		tdst = bpf_map_lookup_elem(&sl_abm, &set);
 		if (tsrc == NULL || tdst == NULL)
 			return n_rules;
-		__builtin_memcpy(k.addr, ip + 12, 4);
-		src = bpf_map_lookup_elem(tsrc, &k);
-		__builtin_memcpy(k.addr, ip + 16, 4);
-		dst = bpf_map_lookup_elem(tdst, &k);
+		s4 = be32(ip + 12);
+		d4 = be32(ip + 16);
+		src = addr4_bitmap(tsrc, tdst, s4, SL_XDP_A4_SRC, 0);
+		dst = addr4_bitmap(tsrc, tdst, d4, SL_XDP_A4_DST,
+				   SL_XDP_ABM_DST);
 	} else {
 		struct sl_xdp_lpm6_key k = { .prefixlen = 128 };
 
@@ -553,9 +638,9 @@ sl_classify(struct xdp_md *ctx, const struct pkt *p, __u32 set,
 	}
 	proto = bm_at(bm, SL_XDP_BM_PROTO + p->proto);
 	flags = bm_at(bm, SL_XDP_BM_FLAGS + p->tcp_flags);
-	/* Without connection tracking every packet is `new`, as in the
-	 * DPDK dataplane with conntrack off. */
-	ct = bm_at(bm, SL_XDP_BM_CT + CT_BIT_NEW);
+	/* p->ct: CT_IDX_NEW for every packet without connection tracking,
+	 * as in the DPDK dataplane with conntrack off. */
+	ct = bm_at(bm, SL_XDP_BM_CT + (p->ct & 3));
 	vlan = bm_at(bm, SL_XDP_BM_VLAN + p->vlan);
 	sp = bm_at(bm, *sidx);
 	dp = bm_at(bm, *didx);
@@ -563,14 +648,21 @@ sl_classify(struct xdp_md *ctx, const struct pkt *p, __u32 set,
 	    vlan == NULL || sp == NULL || dp == NULL)
 		return n_rules;
 
-	/* verifier: constant bound; n_words (<= SL_XDP_WORDS) ends it early. */
+	/*
+	 * verifier: constant bound; n_words (<= SL_XDP_WORDS) ends it early.
+	 * The address and port bitmaps are the sparse ones: a word where
+	 * they have no common bit is passed after four loads, not nine.
+	 */
 	for (__u32 w = 0; w < SL_XDP_WORDS; w++) {
 		__u64 x;
 
 		if (w >= n_words)
 			break;
-		x = src->w[w] & dst->w[w] & proto->w[w] & sp->w[w] &
-		    dp->w[w] & in->w[w] & vlan->w[w] & flags->w[w] & ct->w[w];
+		x = src->w[w] & dst->w[w] & dp->w[w] & sp->w[w];
+		if (x == 0)
+			continue;
+		x &= proto->w[w] & in->w[w] & vlan->w[w] & flags->w[w] &
+		     ct->w[w];
 		if (x != 0) {
 			__u32 r = w * 64 + lowest_bit(x);
 
@@ -578,6 +670,182 @@ sl_classify(struct xdp_md *ctx, const struct pkt *p, __u32 set,
 		}
 	}
 	return n_rules;
+}
+
+/* ---- connection tracking (dataplane/conntrack.c, per packet) ---- */
+
+/* What sl_ct_track leaves for after the verdict: the flow an accepted
+ * packet creates. */
+struct ct_work {
+	struct sl_xdp_ct_key key;
+	struct sl_xdp_ct_entry flow;
+	__u32 create;
+};
+
+static __always_inline __u32
+ct_class(__u8 proto)
+{
+	switch (proto) {
+	case 6:
+		return 0;
+	case 17:
+		return 1;
+	case 1:
+	case 58:
+		return 2;
+	default:
+		return 3;
+	}
+}
+
+static __always_inline int
+is_icmp_query(const struct pkt *p)
+{
+	if (p->proto == 1)	/* echo, timestamp, info, address mask */
+		return p->icmp_type == 8 || p->icmp_type == 13 ||
+		       p->icmp_type == 15 || p->icmp_type == 17;
+	return p->icmp_type == 128 || p->icmp_type == 139;
+}
+
+static __always_inline __u64
+ct_now(void)
+{
+	__u32 zero = 0;
+	__u64 *t;
+
+	if (!sl_cfg_test_clock)
+		return bpf_ktime_get_ns();
+	t = bpf_map_lookup_elem(&sl_clock, &zero);
+	return t != NULL ? *t : 0;
+}
+
+/* verifier: the timeout table is indexed by values the verifier cannot
+ * bound through sl_ct_tcp_step; the masks and the check keep them inside
+ * (they never change a real class or state). */
+static __always_inline __u64
+ct_timeout_ns(const struct sl_xdp_set_cfg *cfg, __u32 cls, __u32 state)
+{
+	if (state >= SL_XDP_CT_STATES)
+		return 0;
+	return (__u64)cfg->ct_timeout[cls & 3][state] * NSEC_PER_SEC;
+}
+
+/*
+ * Look the packet's flow up and move it (ct_lookup_burst and step_flow of
+ * dataplane/conntrack.c for one packet).  Returns the packet's CT_IDX_*;
+ * w->create says that an accepted packet creates w->flow under w->key.
+ * Fragments are untracked: invalid.
+ *
+ * verifier: a global function, verified once.
+ */
+__noinline int
+sl_ct_track(struct xdp_md *ctx, const struct pkt *p, struct ct_work *w,
+	    __u32 set)
+{
+	void *data = (void *)(long)ctx->data;
+	void *data_end = (void *)(long)ctx->data_end;
+	struct sl_xdp_set_cfg *cfg;
+	struct sl_xdp_ct_entry *e;
+	struct sl_xdp_ctl *ctl;
+	__u32 zero = 0, cls;
+	__u64 now, timeout, expires;
+	__u8 next, dir, *ip;
+	int swap;
+
+	if (p == NULL || w == NULL || p->is_frag)
+		return CT_IDX_INVALID;
+	ctl = bpf_map_lookup_elem(&sl_ctl, &zero);
+	if (ctl == NULL)
+		return CT_IDX_INVALID;
+	cfg = &ctl->set[set & 1];
+	ip = data + (p->l3_off & OFF_MAX);
+
+	/* the symmetric key: sl_flow_key_make (sluice/flow_key.h) */
+	__builtin_memset(&w->key, 0, sizeof(w->key));
+	if (p->family == 4) {
+		__u32 a, b;
+
+		if ((void *)(ip + IPV4_HDR_MIN) > data_end)
+			return CT_IDX_INVALID;
+		a = be32(ip + 12);
+		b = be32(ip + 16);
+		swap = a > b || (a == b && p->sport > p->dport);
+		__builtin_memcpy(w->key.addr_lo, swap ? ip + 16 : ip + 12, 4);
+		__builtin_memcpy(w->key.addr_hi, swap ? ip + 12 : ip + 16, 4);
+	} else {
+		__u64 a0, a1, b0, b1;
+
+		if ((void *)(ip + IPV6_HDR_LEN) > data_end)
+			return CT_IDX_INVALID;
+		/* memcmp order: the addresses as two big-endian halves */
+		a0 = be64(ip + 8);
+		a1 = be64(ip + 16);
+		b0 = be64(ip + 24);
+		b1 = be64(ip + 32);
+		swap = a0 > b0 || (a0 == b0 && (a1 > b1 ||
+				  (a1 == b1 && p->sport > p->dport)));
+		__builtin_memcpy(w->key.addr_lo, swap ? ip + 24 : ip + 8, 16);
+		__builtin_memcpy(w->key.addr_hi, swap ? ip + 8 : ip + 24, 16);
+	}
+	w->key.port_lo = swap ? p->dport : p->sport;
+	w->key.port_hi = swap ? p->sport : p->dport;
+	w->key.proto = p->proto;
+	w->key.family = p->family;
+
+	now = ct_now();
+	cls = ct_class(p->proto);
+	e = bpf_map_lookup_elem(&sl_ct, &w->key);
+	if (e == NULL || e->expires <= now) {
+		/* No flow, or one expired and not yet evicted: first_state */
+		__u8 fin = 0;
+
+		if (p->proto == 6)
+			next = sl_ct_tcp_step(SL_CTS_NONE, &fin, SL_CT_DIR_ORIG,
+					      p->tcp_flags);
+		else if (p->proto == 1 || p->proto == 58)
+			next = is_icmp_query(p) ? SL_CTS_OPEN
+						: SL_CT_STEP_INVALID;
+		else
+			next = SL_CTS_OPEN;
+		if (next == SL_CT_STEP_INVALID)
+			return CT_IDX_INVALID;
+		w->flow = (struct sl_xdp_ct_entry){
+			.expires = now + ct_timeout_ns(cfg, cls, next),
+			.state = next,
+			.orig_swapped = swap,
+		};
+		w->create = 1;
+		return CT_IDX_NEW;
+	}
+
+	/* A known flow: step_flow.  Flows are shared by every CPU and
+	 * written without a lock: two packets of one flow on two CPUs at
+	 * the same instant may lose one of their updates (the DPDK path
+	 * keeps a flow on one worker through symmetric RSS). */
+	dir = swap == e->orig_swapped ? SL_CT_DIR_ORIG : SL_CT_DIR_REPLY;
+	if (p->proto == 6) {
+		next = sl_ct_tcp_step(e->state, &e->fin, dir, p->tcp_flags);
+		if (next == SL_CT_STEP_INVALID)
+			return CT_IDX_INVALID;
+	} else if ((p->proto == 1 || p->proto == 58) &&
+		   dir == SL_CT_DIR_ORIG && !is_icmp_query(p)) {
+		return CT_IDX_INVALID;	/* only queries go out */
+	} else {
+		next = dir == SL_CT_DIR_REPLY ? SL_CTS_REPLIED : e->state;
+	}
+	/* Write only what moved; push the expiry out once it is more than
+	 * 1/16 of the timeout behind (as the DPDK path does). */
+	timeout = ct_timeout_ns(cfg, cls, next);
+	expires = now + timeout;
+	if (dir == SL_CT_DIR_REPLY && !e->seen_reply)
+		e->seen_reply = 1;
+	if (next != e->state) {
+		e->state = next;
+		e->expires = expires;
+	} else if (expires - e->expires > timeout / 16) {
+		e->expires = expires;
+	}
+	return e->seen_reply ? CT_IDX_ESTABLISHED : CT_IDX_NEW;
 }
 
 static __always_inline void
@@ -637,12 +905,13 @@ sluice_xdp(struct xdp_md *ctx)
 	void *data = (void *)(long)ctx->data;
 	void *data_end = (void *)(long)ctx->data_end;
 	__u32 ifindex = ctx->ingress_ifindex;
-	struct pkt p = { .vlan = SL_XDP_VLAN_NONE };
+	struct pkt p = { .vlan = SL_XDP_VLAN_NONE, .ct = CT_IDX_NEW };
+	struct ct_work cw = {};
 	struct sl_xdp_rule *rule;
 	struct sl_xdp_counter *rc;
 	struct sl_xdp_ctl *ctl;
 	void *rules, *rcnt;
-	__u32 zero = 0, set, r, reason;
+	__u32 zero = 0, set, r, reason = 0;
 	int verdict = XDP_PASS;
 
 	p.len = (__u32)(data_end - data);
@@ -670,6 +939,8 @@ sluice_xdp(struct xdp_md *ctx)
 	rcnt = bpf_map_lookup_elem(&sl_rcnt, &set);
 	if (rules == NULL || rcnt == NULL)
 		goto out;
+	if (ctl->set[set].ct_enabled)
+		p.ct = sl_ct_track(ctx, &p, &cw, set);
 	r = sl_classify(ctx, &p, set, ctl->set[set].n_rules,
 			ctl->set[set].n_words);
 	rule = bpf_map_lookup_elem(rules, &r);
@@ -679,10 +950,18 @@ sluice_xdp(struct xdp_md *ctx)
 	rc->packets++;
 	rc->bytes += p.len;
 	if (rule->action == ACTION_DROP) {
-		count_drop(SL_DROP_RULE, p.len);
+		reason = SL_DROP_RULE;
+	} else if (cw.create &&
+		   bpf_map_update_elem(&sl_ct, &cw.key, &cw.flow, BPF_ANY) != 0) {
+		/* an accepted new flow found no room (an LRU hash makes room,
+		 * so this is a failed allocation) */
+		reason = SL_DROP_CT_FULL;
+	}
+	if (reason != 0) {
+		count_drop(reason, p.len);
 		verdict = XDP_DROP;
 	}
-	record(r, verdict == XDP_DROP ? SL_DROP_RULE : 0, rule->action);
+	record(r, reason, rule->action);
 out:
 	count_port(ifindex, p.len, verdict == XDP_PASS);
 	return verdict;

@@ -121,8 +121,10 @@ pinned(const struct args *a)
 	return access(path, F_OK) == 0;
 }
 
+/* p: the policy about to be applied (sizes the flow table when the
+ * program is loaded rather than adopted), or NULL. */
 static struct sl_xdp *
-open_xdp(const struct args *a, bool must_exist)
+open_xdp(const struct args *a, bool must_exist, const struct sl_policy *p)
 {
 	struct sl_xdp_opts o = { .pin_root = a->pin_root,
 				 .verbose = a->verbose };
@@ -130,6 +132,8 @@ open_xdp(const struct args *a, bool must_exist)
 	char err[512];
 	int ret;
 
+	if (p != NULL && p->settings.ct_enabled)
+		o.ct_size = p->settings.ct_size;
 	if (must_exist && !pinned(a)) {
 		fprintf(stderr, "sluice-xdp: no program pinned under %s: run "
 			"sluice-xdp attach first\n", a->pin_root);
@@ -166,7 +170,7 @@ cmd_attach(const struct args *a)
 
 	if (p == NULL)
 		return 1;
-	x = open_xdp(a, false);
+	x = open_xdp(a, false, p);
 	if (x == NULL)
 		goto out;
 	/* The policy first: the first packet after attach is judged. */
@@ -195,7 +199,7 @@ cmd_update(const struct args *a)
 
 	if (p == NULL)
 		return 1;
-	x = open_xdp(a, true);
+	x = open_xdp(a, true, p);
 	if (x != NULL && apply(x, p) == 0) {
 		printf("policy applied, %zu rules\n", p->n_rules);
 		rc = 0;
@@ -287,7 +291,7 @@ print_text(const struct sl_xdp_stats *s)
 static int
 cmd_stats(const struct args *a)
 {
-	struct sl_xdp *x = open_xdp(a, true);
+	struct sl_xdp *x = open_xdp(a, true, NULL);
 	struct sl_xdp_stats *s;
 	int ret;
 
@@ -340,7 +344,7 @@ unpin_all_if_unused(const char *root)
 static int
 cmd_detach(const struct args *a)
 {
-	struct sl_xdp *x = open_xdp(a, true);
+	struct sl_xdp *x = open_xdp(a, true, NULL);
 	char err[512];
 	int ret;
 

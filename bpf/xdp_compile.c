@@ -62,10 +62,10 @@ sl_xdp_policy_supported(const struct sl_policy *p, char *err, size_t err_size)
 			     "af_xdp port (devargs net_af_xdp0,iface=IF)", i);
 			return -ENOTSUP;
 		}
-		if (r->match.fields & SL_MATCH_CT) {
-			errf(err, err_size, "rules[%zu].ct: connection tracking "
-			     "is not implemented in the XDP backend yet; use "
-			     "the DPDK backend", i);
+		if ((r->match.fields & SL_MATCH_CT) && !p->settings.ct_enabled) {
+			/* as the DPDK backend says (dp_policy_check_supported) */
+			errf(err, err_size, "rules[%zu].ct: needs connection "
+			     "tracking (settings.conntrack.enabled)", i);
 			return -ENOTSUP;
 		}
 		if (r->action.type != SL_ACTION_ACCEPT &&
@@ -143,6 +143,110 @@ build_trie(struct sl_xdp_image *img, const struct sl_match_compiled *mc,
 	img->trie[t] = e;
 	img->n_trie[t] = n;
 	return 0;
+}
+
+/* ---- IPv4: the 16-8-8 table (xdp_maps.h) ---- */
+
+static int
+a4_grow(struct sl_xdp_image *img, uint32_t *chunk)
+{
+	uint32_t n = img->n_a4 + 256;
+	uint32_t *a = realloc(img->a4, sizeof(*a) * n);
+
+	if (a == NULL)
+		return -ENOMEM;
+	img->a4 = a;
+	*chunk = (img->n_a4 - SL_XDP_A4_CHUNKS) / 256;
+	img->n_a4 = n;
+	return 0;
+}
+
+/*
+ * The entry at *slot as a chunk: when it is a class, a new chunk of 256
+ * entries with that class takes its place.  Returns the chunk's first
+ * index in a4, or -ENOMEM.
+ */
+static int64_t
+a4_descend(struct sl_xdp_image *img, uint32_t slot)
+{
+	uint32_t v = img->a4[slot], c;
+
+	if (!(v & SL_XDP_A4_PTR)) {
+		if (a4_grow(img, &c) != 0)
+			return -ENOMEM;
+		for (unsigned int i = 0; i < 256; i++)
+			img->a4[SL_XDP_A4_CHUNKS + 256 * c + i] = v;
+		img->a4[slot] = v = SL_XDP_A4_PTR | c;
+	}
+	return SL_XDP_A4_CHUNKS + 256 * (int64_t)(v & ~SL_XDP_A4_PTR);
+}
+
+static int
+cmp_by_len(const void *a, const void *b, void *arg)
+{
+	const struct sl_xdp_trie_entry *e = arg;
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	if (e[x].len != e[y].len)
+		return e[x].len < e[y].len ? -1 : 1;
+	return x < y ? -1 : x > y;
+}
+
+/*
+ * Paint the entries of one IPv4 table into a4 from the shortest prefix to
+ * the longest, so that each address ends with its longest prefix.  A
+ * prefix of up to 16 bits covers a run of first-level entries, which are
+ * all classes then (chunks open only for longer prefixes, painted later);
+ * a longer one descends, opening chunks filled with what was there.
+ */
+static int
+build_a4(struct sl_xdp_image *img, unsigned int t, uint32_t l1)
+{
+	const struct sl_xdp_trie_entry *e = img->trie[t];
+	size_t n = img->n_trie[t];
+	uint32_t *order = malloc(sizeof(*order) * n);
+
+	if (order == NULL)
+		return -ENOMEM;
+	for (uint32_t k = 0; k < n; k++)
+		order[k] = k;
+	qsort_r(order, n, sizeof(*order), cmp_by_len, (void *)e);
+	for (size_t i = 0; i < n; i++) {
+		uint32_t k = order[i], len = e[k].len;
+		uint32_t a = (uint32_t)e[k].addr[0] << 24 | e[k].addr[1] << 16 |
+			     e[k].addr[2] << 8 | e[k].addr[3];
+		uint32_t base, first, count;
+		int64_t c;
+
+		if (len <= 16) {
+			base = l1;
+			first = a >> 16;
+			count = 1u << (16 - len);
+		} else {
+			c = a4_descend(img, l1 + (a >> 16));
+			if (c < 0)
+				goto nomem;
+			if (len <= 24) {
+				base = (uint32_t)c;
+				first = (a >> 8) & 0xff;
+				count = 1u << (24 - len);
+			} else {
+				c = a4_descend(img, (uint32_t)c + ((a >> 8) & 0xff));
+				if (c < 0)
+					goto nomem;
+				base = (uint32_t)c;
+				first = a & 0xff;
+				count = 1u << (32 - len);
+			}
+		}
+		for (uint32_t j = 0; j < count; j++)
+			img->a4[base + first + j] = k;
+	}
+	free(order);
+	return 0;
+nomem:
+	free(order);
+	return -ENOMEM;
 }
 
 struct port_event {
@@ -296,6 +400,7 @@ sl_xdp_image_free(struct sl_xdp_image *img)
 	free(img->rules);
 	for (unsigned int t = 0; t < SL_XDP_TRIES; t++)
 		free(img->trie[t]);
+	free(img->a4);
 	free(img->bm);
 	free(img->pidx);
 	free(img->inport);
@@ -367,6 +472,14 @@ sl_xdp_compile(const struct sl_policy *p, const uint32_t *ifindex_of,
 		if (ret != 0)
 			goto fail;
 	}
+	/* entry 0 of every table is the /0 one: the first level starts as 0 */
+	img->n_a4 = SL_XDP_A4_CHUNKS;
+	img->a4 = calloc(img->n_a4, sizeof(*img->a4));
+	ret = img->a4 ? build_a4(img, SL_XDP_TRIE_SRC4, SL_XDP_A4_SRC) : -ENOMEM;
+	if (ret == 0)
+		ret = build_a4(img, SL_XDP_TRIE_DST4, SL_XDP_A4_DST);
+	if (ret != 0)
+		goto fail;
 	build_small_fields(img, mc, live);
 	img->n_bm = SL_XDP_BM_PORTS;
 	ret = build_ports(img, mc, live, true, 0);

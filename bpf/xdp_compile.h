@@ -37,8 +37,12 @@ struct sl_xdp_image {
 	uint32_t n_rules;
 	uint64_t generation;
 	struct sl_xdp_rule *rules;	/* n_rules + 1; the last: default */
+	/* Prefix entries per table; IPv4 ones reach the program through a4
+	 * and sl_abm, IPv6 ones as LPM trie entries. */
 	struct sl_xdp_trie_entry *trie[SL_XDP_TRIES];
 	size_t n_trie[SL_XDP_TRIES];
+	uint32_t *a4;			/* sl_a4: n_a4 entries */
+	uint32_t n_a4;
 	struct sl_xdp_bitmap *bm;	/* SL_XDP_BM_ENTRIES, zero past n_bm */
 	uint32_t n_bm;			/* entries in use */
 	uint32_t *pidx;			/* SL_XDP_PIDX_ENTRIES */
@@ -50,8 +54,9 @@ struct sl_xdp_image {
 /*
  * Whether the XDP backend can enforce p: at most SL_XDP_RULES_MAX rules,
  * no payload rules (XDP cannot run Hyperscan: the error names the DPDK
- * backend and its af_xdp port), and - not implemented yet - no ct match,
- * no replicate or steer action.  Returns 0, or -ENOTSUP / -E2BIG with a
+ * backend and its af_xdp port), no ct match without
+ * settings.conntrack.enabled, and - not implemented yet - no replicate or
+ * steer action.  Returns 0, or -ENOTSUP / -E2BIG with a
  * sentence naming the field in err.
  */
 int sl_xdp_policy_supported(const struct sl_policy *p, char *err,

@@ -7,6 +7,7 @@
 #include <limits.h>
 #include <net/if.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +18,7 @@
 #include <bpf/libbpf.h>
 #include <linux/if_link.h>
 
+#include "sluice/conntrack.h"
 #include "sluice_xdp.skel.h"
 #include "xdp_compile.h"
 #include "xdp_loader.h"
@@ -24,8 +26,8 @@
 /* Every map of the program, by its name in the object and under the pin
  * root; the per-set ones come first. */
 #define SL_XDP_MAPS(_)                                                         \
-	_(SRC4, "sl_src4")                                                     \
-	_(DST4, "sl_dst4")                                                     \
+	_(A4, "sl_a4")                                                         \
+	_(ABM, "sl_abm")                                                       \
 	_(SRC6, "sl_src6")                                                     \
 	_(DST6, "sl_dst6")                                                     \
 	_(BM, "sl_bm")                                                         \
@@ -36,6 +38,8 @@
 	_(CTL, "sl_ctl")                                                       \
 	_(DROPS, "sl_drops")                                                   \
 	_(PORTS, "sl_ports")                                                   \
+	_(CT, "sl_ct")                                                         \
+	_(CLOCK, "sl_clock")                                                   \
 	_(LAST, "sl_last")
 
 enum {
@@ -43,7 +47,7 @@ enum {
 	SL_XDP_MAPS(MAP_ENUM_)
 #undef MAP_ENUM_
 	M_N,
-	M_SET_N = M_CTL,	/* maps M_SRC4 .. M_RCNT are per set */
+	M_SET_N = M_CTL,	/* maps M_A4 .. M_RCNT are per set */
 };
 
 static const char *const map_names[M_N] = {
@@ -53,17 +57,15 @@ static const char *const map_names[M_N] = {
 };
 
 /* The inner maps of each set, as the program's templates declare them
- * (sluice_xdp.bpf.c): the kernel refuses an inner map that differs. */
+ * (sluice_xdp.bpf.c): the kernel refuses an inner map that differs, in
+ * max_entries too unless BPF_F_INNER_MAP (sl_a4: sized per policy). */
 static const struct inner_spec {
 	enum bpf_map_type type;
 	uint32_t key_size, value_size, max_entries, flags;
 } inner_specs[M_SET_N] = {
-	[M_SRC4] = { BPF_MAP_TYPE_LPM_TRIE, sizeof(struct sl_xdp_lpm4_key),
-		     sizeof(struct sl_xdp_bitmap), SL_XDP_PREFIXES_MAX,
-		     BPF_F_NO_PREALLOC },
-	[M_DST4] = { BPF_MAP_TYPE_LPM_TRIE, sizeof(struct sl_xdp_lpm4_key),
-		     sizeof(struct sl_xdp_bitmap), SL_XDP_PREFIXES_MAX,
-		     BPF_F_NO_PREALLOC },
+	[M_A4] = { BPF_MAP_TYPE_ARRAY, 4, 4, SL_XDP_A4_MAX, BPF_F_INNER_MAP },
+	[M_ABM] = { BPF_MAP_TYPE_ARRAY, 4, sizeof(struct sl_xdp_bitmap),
+		    SL_XDP_ABM_ENTRIES, 0 },
 	[M_SRC6] = { BPF_MAP_TYPE_LPM_TRIE, sizeof(struct sl_xdp_lpm6_key),
 		     sizeof(struct sl_xdp_bitmap), SL_XDP_PREFIXES_MAX,
 		     BPF_F_NO_PREALLOC },
@@ -82,6 +84,15 @@ static const struct inner_spec {
 };
 
 #define LINKS_MAX 64
+
+/* xdp_maps.h promises that a flow key is struct sl_flow_key byte for byte */
+_Static_assert(sizeof(struct sl_xdp_ct_key) == sizeof(struct sl_flow_key) &&
+	       offsetof(struct sl_xdp_ct_key, port_lo) ==
+	       offsetof(struct sl_flow_key, port_lo) &&
+	       offsetof(struct sl_xdp_ct_key, proto) ==
+	       offsetof(struct sl_flow_key, proto) &&
+	       offsetof(struct sl_xdp_ct_key, family) ==
+	       offsetof(struct sl_flow_key, family), "flow key layout");
 
 struct sl_xdp {
 	struct sluice_xdp *skel;	/* NULL when adopted */
@@ -192,6 +203,14 @@ load(struct sl_xdp *x, const struct sl_xdp_opts *o, char *err, size_t err_size)
 		return ret;
 	}
 	x->skel->rodata->sl_cfg_last_verdict = o->last_verdict;
+	x->skel->rodata->sl_cfg_test_clock = o->test_clock;
+	ret = bpf_map__set_max_entries(x->skel->maps.sl_ct, o->ct_size ?
+				       o->ct_size : SL_XDP_CT_DEFAULT_SIZE);
+	if (ret != 0) {
+		errf(err, err_size, "cannot size the flow table: %s",
+		     strerror(-ret));
+		return ret;
+	}
 	if (x->pin_root[0] != '\0') {
 		ret = mkdir_p(x->pin_root);
 		if (ret != 0) {
@@ -497,8 +516,9 @@ sl_xdp_detach(struct sl_xdp *x, const char *ifname, char *err,
 
 /* ---- policy ---- */
 
+/* max_entries 0: the template's */
 static int
-create_inner(int m)
+create_inner(int m, uint32_t max_entries)
 {
 	const struct inner_spec *s = &inner_specs[m];
 	LIBBPF_OPTS(bpf_map_create_opts, mo, .map_flags = s->flags);
@@ -506,7 +526,7 @@ create_inner(int m)
 
 	snprintf(name, sizeof(name), "%s_i", map_names[m]);
 	return bpf_map_create(s->type, name, s->key_size, s->value_size,
-			      s->max_entries, &mo);
+			      max_entries ? max_entries : s->max_entries, &mo);
 }
 
 /* keys 0 .. n-1 of an array, from values; batched where the kernel can */
@@ -540,19 +560,34 @@ fill_set(const struct sl_xdp_image *img, const int *fd)
 {
 	int ret = 0;
 
-	for (unsigned int t = 0; t < SL_XDP_TRIES && ret == 0; t++) {
-		int m = M_SRC4 + (int)t;	/* same order as the tries */
-		bool v4 = t <= SL_XDP_TRIE_DST4;
+	for (unsigned int t = SL_XDP_TRIE_SRC6; t <= SL_XDP_TRIE_DST6 && ret == 0;
+	     t++) {
+		int m = t == SL_XDP_TRIE_SRC6 ? M_SRC6 : M_DST6;
 
 		for (size_t k = 0; k < img->n_trie[t] && ret == 0; k++) {
 			const struct sl_xdp_trie_entry *e = &img->trie[t][k];
 			struct sl_xdp_lpm6_key key = { .prefixlen = e->len };
 
-			memcpy(key.addr, e->addr, v4 ? 4 : 16);
+			memcpy(key.addr, e->addr, 16);
 			if (bpf_map_update_elem(fd[m], &key, &e->bm, 0) != 0)
 				ret = -errno;
 		}
 	}
+	/* IPv4 prefix bitmaps: source entries, then destination entries */
+	for (unsigned int t = SL_XDP_TRIE_SRC4; t <= SL_XDP_TRIE_DST4 && ret == 0;
+	     t++) {
+		uint32_t base = t == SL_XDP_TRIE_SRC4 ? 0 : SL_XDP_ABM_DST;
+
+		for (uint32_t k = 0; k < img->n_trie[t] && ret == 0; k++) {
+			uint32_t key = base + k;
+
+			if (bpf_map_update_elem(fd[M_ABM], &key,
+						&img->trie[t][k].bm, 0) != 0)
+				ret = -errno;
+		}
+	}
+	if (ret == 0)
+		ret = fill_array(fd[M_A4], img->a4, sizeof(*img->a4), img->n_a4);
 	if (ret == 0)
 		ret = fill_array(fd[M_BM], img->bm, sizeof(*img->bm), img->n_bm);
 	if (ret == 0)
@@ -716,6 +751,31 @@ out:
 	return ret;
 }
 
+/* The timeout table of dataplane/conntrack.c (set_timeouts), in seconds:
+ * classes TCP, UDP, ICMP, other; states sl_ct_state. */
+static void
+set_ct_timeouts(struct sl_xdp_set_cfg *c, const struct sl_ct_timeouts *to)
+{
+	enum { TCP, UDP, ICMP, OTHER };
+	uint32_t (*s)[SL_XDP_CT_STATES] = c->ct_timeout;
+
+	_Static_assert(SL_XDP_CT_STATES == SL_CTS_MAX, "ct states");
+	memset(c->ct_timeout, 0, sizeof(c->ct_timeout));
+	s[TCP][SL_CTS_SYN_SENT] = to->tcp_syn;
+	s[TCP][SL_CTS_SYN_RECV] = to->tcp_syn_ack;
+	s[TCP][SL_CTS_ESTABLISHED] = to->tcp_established;
+	s[TCP][SL_CTS_FIN_WAIT] = to->tcp_closing;
+	s[TCP][SL_CTS_CLOSING] = to->tcp_closing;
+	s[TCP][SL_CTS_TIME_WAIT] = to->tcp_closing;
+	s[TCP][SL_CTS_CLOSE] = to->tcp_closed;
+	s[UDP][SL_CTS_OPEN] = to->udp_new;
+	s[UDP][SL_CTS_REPLIED] = to->udp_established;
+	s[ICMP][SL_CTS_OPEN] = to->icmp;
+	s[ICMP][SL_CTS_REPLIED] = to->icmp;
+	s[OTHER][SL_CTS_OPEN] = to->other;
+	s[OTHER][SL_CTS_REPLIED] = to->other;
+}
+
 static int
 resolve_ports(const struct sl_policy *p, uint32_t **out)
 {
@@ -763,7 +823,7 @@ sl_xdp_apply(struct sl_xdp *x, const struct sl_policy *p,
 
 	/* 1. the inactive set, whole, in fresh maps */
 	for (int m = 0; m < M_SET_N; m++) {
-		fd[m] = create_inner(m);
+		fd[m] = create_inner(m, m == M_A4 ? img->n_a4 : 0);
 		if (fd[m] < 0) {
 			ret = -errno;
 			errf(err, err_size, "cannot create map %s: %s",
@@ -789,8 +849,10 @@ sl_xdp_apply(struct sl_xdp *x, const struct sl_policy *p,
 		.state = SL_XDP_SET_READY,
 		.n_rules = img->n_rules,
 		.n_words = (img->n_rules + 63) / 64,
+		.ct_enabled = p->settings.ct_enabled,
 		.generation = img->generation,
 	};
+	set_ct_timeouts(&ctl.set[next], &p->settings.ct_timeouts);
 	ret = write_ctl(x, &ctl);
 	/* 2. the flip: one 32-bit store packets read once each */
 	if (ret == 0) {
@@ -946,5 +1008,33 @@ sl_xdp_test_run(struct sl_xdp *x, const void *pkt, uint32_t len,
 	res->xdp_action = o.retval;
 	if (bpf_map_lookup_elem(x->map_fd[M_LAST], &zero, &res->v) != 0)
 		return -errno;
+	return 0;
+}
+
+int
+sl_xdp_set_test_clock(struct sl_xdp *x, uint64_t ns)
+{
+	uint32_t zero = 0;
+
+	return bpf_map_update_elem(x->map_fd[M_CLOCK], &zero, &ns, 0) == 0
+		? 0 : -errno;
+}
+
+int
+sl_xdp_ct_flush(struct sl_xdp *x)
+{
+	struct sl_xdp_ct_key key, next;
+	void *prev = NULL;
+
+	/* Delete the key after reading the next one: deleting first would
+	 * restart the walk at the table's start each time. */
+	while (bpf_map_get_next_key(x->map_fd[M_CT], prev, &next) == 0) {
+		if (prev != NULL)
+			bpf_map_delete_elem(x->map_fd[M_CT], &key);
+		key = next;
+		prev = &key;
+	}
+	if (prev != NULL)
+		bpf_map_delete_elem(x->map_fd[M_CT], &key);
 	return 0;
 }

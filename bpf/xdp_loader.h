@@ -41,6 +41,13 @@ struct sl_xdp_opts {
 	/* Print the verifier log when the load fails (libbpf's default
 	 * print goes to stderr). */
 	bool verbose;
+	/* Flows the connection tracking table holds (an LRU hash sized at
+	 * load: settings.conntrack.size of the first policy); 0:
+	 * SL_XDP_CT_DEFAULT_SIZE.  Ignored when a pinned program is adopted. */
+	uint32_t ct_size;
+	/* Tests: the program reads the time from sl_xdp_set_test_clock()
+	 * instead of the kernel's clock.  Ignored when adopted. */
+	bool test_clock;
 };
 
 /* Load the program, or adopt the one pinned under opts->pin_root.  Returns
@@ -119,5 +126,11 @@ struct sl_xdp_test_result {
 
 int sl_xdp_test_run(struct sl_xdp *x, const void *pkt, uint32_t len,
 		    uint32_t ingress_ifindex, struct sl_xdp_test_result *res);
+
+/* The time (ns) a program opened with opts.test_clock sees. */
+int sl_xdp_set_test_clock(struct sl_xdp *x, uint64_t ns);
+
+/* Forget every tracked flow (tests; an operator's "conntrack flush"). */
+int sl_xdp_ct_flush(struct sl_xdp *x);
 
 #endif /* SLUICE_BPF_XDP_LOADER_H */

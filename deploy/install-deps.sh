@@ -37,6 +37,7 @@ packages=(
 	# test and run
 	python3-scapy python3-pytest python3-pytest-timeout tshark tcpdump
 	nftables conntrack     # firewall oracle: nft rules, conntrack -F between sets
+	xdp-tools              # XDP benchmark peer (xdp-filter, bench/bench_xdp.py)
 	iproute2 ethtool iputils-ping procps
 	etcd-server etcd-client bird2 wrk
 )

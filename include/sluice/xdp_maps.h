@@ -15,7 +15,10 @@
  * Each per-set table is an ARRAY_OF_MAPS of two slots (set 0 and set 1)
  * whose inner maps the loader creates fresh for every policy:
  *
- *   sl_src4, sl_dst4   LPM trie, struct sl_xdp_lpm4_key -> bitmap
+ *   sl_a4              array of u32, the IPv4 address tables below
+ *   sl_abm             array of bitmaps, one per IPv4 prefix entry:
+ *                      source entry k at k, destination entry k at
+ *                      SL_XDP_ABM_DST + k
  *   sl_src6, sl_dst6   LPM trie, struct sl_xdp_lpm6_key -> bitmap
  *   sl_bm              array of bitmaps, SL_XDP_BM_* regions below
  *   sl_pidx            array, port -> index into sl_bm (sport: port,
@@ -25,10 +28,20 @@
  *                      n_rules is the default action
  *   sl_rcnt            per-CPU array, rule index -> struct sl_xdp_counter
  *
- * A trie holds a /0 entry, so every address of the family finds the rules
- * whose prefix holds it: an entry for prefix P has the bits of every rule
- * whose prefix contains P and of every rule without that prefix field.  A
- * rule of the other family has its bit nowhere in this family's tries.
+ * A prefix table holds a /0 entry, so every address of the family finds
+ * the rules whose prefix holds it: an entry for prefix P has the bits of
+ * every rule whose prefix contains P and of every rule without that prefix
+ * field.  A rule of the other family has its bit nowhere in this family's
+ * tables.
+ *
+ * IPv4 prefixes live in a 16-8-8 table instead of an LPM trie (a trie walk
+ * chases a pointer per bit of the prefix, a cache miss each once the
+ * policy's prefixes outgrow the cache; this is at most three loads):
+ * sl_a4[SL_XDP_A4_SRC + (addr >> 16)] (or _DST) is either the index of
+ * the longest prefix entry that holds every address of that /16, or
+ * SL_XDP_A4_PTR | c: then chunk c, at SL_XDP_A4_CHUNKS + 256 * c, is
+ * indexed by the third byte, and may point once more to a chunk indexed by
+ * the fourth.  The map is sized to the policy (BPF_F_INNER_MAP).
  */
 #ifndef SLUICE_XDP_MAPS_H
 #define SLUICE_XDP_MAPS_H
@@ -44,6 +57,17 @@
 /* Interfaces a policy names in in_port, plus the key-0 entry. */
 #define SL_XDP_INPORT_MAX	256
 
+/* sl_a4 layout and entries */
+#define SL_XDP_A4_SRC		0
+#define SL_XDP_A4_DST		65536
+#define SL_XDP_A4_CHUNKS	(2 * 65536)
+#define SL_XDP_A4_PTR		0x80000000u
+/* Chunks per field: a /17../24 prefix opens at most one, a /25../32 at
+ * most two. */
+#define SL_XDP_A4_MAX		(SL_XDP_A4_CHUNKS + 2 * 2 * 256 * SL_XDP_RULES_MAX)
+#define SL_XDP_ABM_DST		SL_XDP_PREFIXES_MAX
+#define SL_XDP_ABM_ENTRIES	(2 * SL_XDP_PREFIXES_MAX)
+
 /* sl_bm regions. */
 #define SL_XDP_BM_PROTO		0			/* + IP protocol */
 #define SL_XDP_BM_FLAGS		256			/* + TCP flag byte */
@@ -55,6 +79,14 @@
 
 #define SL_XDP_PIDX_DPORT	65536
 #define SL_XDP_PIDX_ENTRIES	(2 * 65536)
+
+/* Connection tracking (sl_ct, one LRU hash for both sets: flows outlive a
+ * policy switch).  Protocol classes of the timeout table, as in
+ * dataplane/conntrack.c. */
+#define SL_XDP_CT_CLASSES	4	/* TCP, UDP, ICMP, other */
+#define SL_XDP_CT_STATES	10	/* SL_CTS_MAX (sluice/conntrack.h) */
+#define SL_XDP_CT_DEFAULT_SIZE	65536	/* flows, when the loader is not told */
+#define SL_XDP_PIN_CT		"sl_ct"
 
 /* sl_ctl.set[].state */
 #define SL_XDP_SET_EMPTY	0	/* no policy: packets pass, uncounted */
@@ -71,11 +103,6 @@
 
 struct sl_xdp_bitmap {
 	__u64 w[SL_XDP_WORDS];
-};
-
-struct sl_xdp_lpm4_key {
-	__u32 prefixlen;
-	__u8 addr[4];
 };
 
 struct sl_xdp_lpm6_key {
@@ -97,8 +124,32 @@ struct sl_xdp_set_cfg {
 	__u32 state;		/* SL_XDP_SET_* */
 	__u32 n_rules;		/* entry n_rules of sl_rules: the default */
 	__u32 n_words;		/* bitmap words in use: (n_rules + 63) / 64 */
-	__u32 pad;
+	__u32 ct_enabled;	/* settings.conntrack.enabled */
 	__u64 generation;	/* the policy's, carried for stats */
+	/* seconds a flow of (class, state) lives after its last packet;
+	 * 0: it is gone at once (states a class never takes) */
+	__u32 ct_timeout[SL_XDP_CT_CLASSES][SL_XDP_CT_STATES];
+};
+
+/* The symmetric flow key: struct sl_flow_key (sluice/flow_key.h) byte for
+ * byte, so that user space can look a flow up with sl_flow_key_make(). */
+struct sl_xdp_ct_key {
+	__u8 addr_lo[16];
+	__u8 addr_hi[16];
+	__u16 port_lo;		/* host order */
+	__u16 port_hi;
+	__u8 proto;
+	__u8 family;		/* 4 or 6 */
+	__u8 pad[2];
+};
+
+struct sl_xdp_ct_entry {
+	__u64 expires;		/* ns (bpf_ktime_get_ns) at which it is gone */
+	__u8 state;		/* enum sl_ct_state */
+	__u8 fin;		/* SL_CTF_* */
+	__u8 orig_swapped;	/* the key was swapped for the first packet */
+	__u8 seen_reply;
+	__u32 pad;
 };
 
 struct sl_xdp_ctl {

@@ -13,12 +13,18 @@
  *    address space), identical drop reason, rule and action from both, and
  *    identical per-rule counters afterwards;
  *  - a policy switch takes whole and carries counters by rule id;
+ *  - connection tracking: a fixture table of flows (TCP open and close,
+ *    UDP and ICMP both ways, timeouts, pick-up, invalid packets) gives the
+ *    expected rule through XDP and through dataplane/conntrack.c + the
+ *    DPDK firewall; then random ct policies over random multi-packet
+ *    flows with time moving (the program runs on a test clock), verdict by
+ *    verdict against the same DPDK oracle;
  *  - what XDP cannot do is refused with a message naming the way out.
  *
  * Needs root (BPF, a network namespace of its own with a veth
  * for in_port); skipped otherwise.  SL_TEST_SEED=<n> replays,
  * SL_TEST_PACKETS=<n> sets the differential packet count (default
- * 1,000,000).  Frames shorter than 14 bytes are left out: BPF_PROG_TEST_RUN
+ * 1,000,000; SL_TEST_CT_PACKETS for the ct one, default 300,000).  Frames shorter than 14 bytes are left out: BPF_PROG_TEST_RUN
  * refuses them, and no NIC hands them to XDP.
  */
 #include <arpa/inet.h>
@@ -38,7 +44,9 @@
 
 #include <cmocka.h>
 #include <linux/bpf.h>
+#include <rte_cycles.h>
 
+#include "conntrack.h"
 #include "fw.h"
 #include "parse.h"
 #include "test_eal.h"
@@ -715,6 +723,389 @@ test_policy_switch_is_whole_and_carries_counters_by_rule_id(void **state)
 	sl_policy_free(b);
 }
 
+/* ---- connection tracking ---- */
+
+static uint64_t tsc_hz;
+static unsigned long ct_seen[4];	/* packets per SL_CT_* bit, DPDK side */
+
+/* The DPDK path with connection tracking for one frame at time ns: the
+ * worker's firewall_stage and judge for a burst of one. */
+static void
+dpdk_judge_ct(const struct fw_gen *g, struct ct_table *t, const uint8_t *pkt,
+	      uint16_t len, uint16_t in_port, uint64_t ns, struct dp_verdict *v)
+{
+	struct sl_pkt_meta m;
+	const struct sl_pkt_meta *meta[1] = { &m };
+	const uint8_t *data[1] = { pkt };
+	/* us -> TSC, exactly as the XDP side's us -> ns */
+	uint64_t now = 1000 + (uint64_t)((unsigned __int128)(ns / 1000) *
+					 tsc_hz / 1000000);
+	struct fw_verdict fv;
+	struct ct_pkt c;
+
+	sl_parse_one(pkt, len, &m);
+	v->reason = m.drop_reason;
+	v->rule = FW_NO_RULE;
+	v->action = 0;
+	if (m.drop_reason != 0 || m.key.family == SL_FAMILY_NONE)
+		return;
+	assert_int_equal(ct_lookup_burst(t, meta, 1, now, &c), 1);
+	ct_seen[__builtin_ctz(c.ct) & 3]++;
+	fw_classify_burst(g, 0, meta, data, &c.ct, &in_port, 1, &fv);
+	v->rule = fv.rule;
+	v->action = fv.action;
+	if (fv.action == SL_ACTION_DROP)
+		v->reason = SL_DROP_RULE;
+	else if (c.ct == SL_CT_NEW && c.entry < 0 &&
+		 ct_commit(t, &m, &c, now) == -ENOSPC)
+		v->reason = SL_DROP_CT_FULL;
+}
+
+static struct ct_table *
+ct_oracle(const struct sl_policy *p)
+{
+	static unsigned int seq;
+	char name[32];
+	struct ct_params cp = {
+		.name = name,
+		.max_flows = 1 << 16,
+		.hash_seed = p->settings.flow_hash_seed,
+		.timeouts = p->settings.ct_timeouts,
+	};
+	struct ct_table *t;
+
+	snprintf(name, sizeof(name), "xdp_ct_%u", seq++);
+	t = ct_table_create(&cp);
+	assert_non_null(t);
+	return t;
+}
+
+/* XDP at time ns (microsecond steps: both clocks then agree, see
+ * dpdk_judge_ct). */
+static void
+xdp_judge_at(const uint8_t *pkt, uint16_t len, uint16_t in_port, uint64_t ns,
+	     struct dp_verdict *v, uint32_t *act)
+{
+	assert_int_equal(sl_xdp_set_test_clock(xdp, ns / 1000 * 1000), 0);
+	xdp_judge(pkt, len, in_port, v, act);
+}
+
+static const char ct_policy[] =
+	"{\"version\": 1, \"default\": \"drop\","
+	" \"settings\": {\"conntrack\": {\"enabled\": true, \"timeouts\": {"
+	"  \"tcp_syn\": 5, \"tcp_syn_ack\": 5, \"tcp_established\": 60,"
+	"  \"tcp_closing\": 10, \"tcp_closed\": 3, \"udp_new\": 10,"
+	"  \"udp_established\": 20, \"icmp\": 7, \"other\": 9}}},"
+	" \"ports\": ["
+	"  {\"name\": \"p0\", \"dpdk_port\": 0},"
+	"  {\"name\": \"p1\", \"dpdk_port\": 1},"
+	"  {\"name\": \"p2\", \"dpdk_port\": 2}],"
+	" \"rules\": ["
+	"  {\"id\": \"established\", \"ct\": [\"established\"], \"action\": \"accept\"},"
+	"  {\"id\": \"invalid\", \"ct\": [\"invalid\"], \"action\": \"drop\"},"
+	"  {\"id\": \"new-from-p0\", \"in_port\": \"p0\", \"ct\": [\"new\"], \"action\": \"accept\"},"
+	"  {\"id\": \"new-elsewhere\", \"ct\": \"new\", \"action\": \"drop\"}"
+	" ]}";
+
+#define A "10.0.0.1"
+#define B "10.0.0.2"
+#define A6 "2001:db8::1"
+#define B6 "2001:db8::2"
+#define SYN 0x02
+#define ACK 0x10
+#define FIN 0x01
+#define RST 0x04
+
+/* One packet of a flow fixture: from A (port p0) or B (p1), at time ms. */
+static const struct ct_fixture {
+	const char *name;
+	struct frame_spec f;
+	uint16_t in_port;
+	uint32_t ms;
+	const char *want;
+} ct_fixtures[] = {
+	/* TCP: open from p0, data, close */
+	{ "tcp_syn_from_p0_is_new", { 4, A, B, 6, 40000, 80, SYN, -1 }, 0, 0, "new-from-p0" },
+	{ "tcp_syn_ack_reply_is_established", { 4, B, A, 6, 80, 40000, SYN | ACK, -1 }, 1, 10, "established" },
+	{ "tcp_ack_completes", { 4, A, B, 6, 40000, 80, ACK, -1 }, 0, 20, "established" },
+	{ "tcp_data_back", { 4, B, A, 6, 80, 40000, ACK | 0x08, -1 }, 1, 30, "established" },
+	{ "tcp_fin_from_a", { 4, A, B, 6, 40000, 80, FIN | ACK, -1 }, 0, 40, "established" },
+	{ "tcp_fin_from_b", { 4, B, A, 6, 80, 40000, FIN | ACK, -1 }, 1, 50, "established" },
+	{ "tcp_last_ack", { 4, A, B, 6, 40000, 80, ACK, -1 }, 0, 60, "established" },
+	/* closing lasts 10 s: past it, a late ACK from B has no flow; a
+	 * bare ACK picks a flow up, but it has seen no reply: new, and B is
+	 * not p0 */
+	{ "tcp_after_closing_timeout_is_a_new_pickup", { 4, B, A, 6, 80, 40000, ACK, -1 }, 1, 10061, "new-elsewhere" },
+	/* a SYN from p1 is dropped and leaves no flow: its SYN-ACK is invalid */
+	{ "tcp_syn_from_p1_dropped", { 4, B, A, 6, 41000, 22, SYN, -1 }, 1, 11000, "new-elsewhere" },
+	{ "tcp_syn_ack_to_dropped_syn_is_invalid", { 4, A, B, 6, 22, 41000, SYN | ACK, -1 }, 0, 11010, "invalid" },
+	{ "tcp_rst_without_flow_is_invalid", { 4, A, B, 6, 1, 2, RST, -1 }, 0, 11020, "invalid" },
+	{ "tcp_syn_fin_is_invalid", { 4, A, B, 6, 3, 4, SYN | FIN, -1 }, 0, 11030, "invalid" },
+	{ "tcp_no_flags_is_invalid", { 4, A, B, 6, 3, 4, 0, -1 }, 0, 11040, "invalid" },
+	/* a handshake that stops at the SYN: after tcp_syn (5 s) a SYN-ACK
+	 * has no flow any more */
+	{ "tcp_syn_again", { 4, A, B, 6, 42000, 443, SYN, -1 }, 0, 12000, "new-from-p0" },
+	{ "tcp_syn_ack_after_syn_timeout_is_invalid", { 4, B, A, 6, 443, 42000, SYN | ACK, -1 }, 1, 17001, "invalid" },
+	/* a RST closes: then the flow lasts tcp_closed (3 s) */
+	{ "tcp6_syn", { 6, A6, B6, 6, 5000, 80, SYN, -1 }, 0, 18000, "new-from-p0" },
+	{ "tcp6_syn_ack", { 6, B6, A6, 6, 80, 5000, SYN | ACK, -1 }, 1, 18010, "established" },
+	{ "tcp6_rst", { 6, B6, A6, 6, 80, 5000, RST | ACK, -1 }, 1, 18020, "established" },
+	{ "tcp6_ack_within_closed_timeout", { 6, A6, B6, 6, 5000, 80, ACK, -1 }, 0, 20000, "established" },
+	{ "tcp6_ack_after_closed_timeout_is_a_pickup", { 6, A6, B6, 6, 5000, 80, ACK, -1 }, 0, 23100, "new-from-p0" },
+	/* UDP: new until the reply; udp_established (20 s) after it */
+	{ "udp_out", { 4, A, B, 17, 5353, 53, 0, -1 }, 0, 30000, "new-from-p0" },
+	{ "udp_out_again_still_new", { 4, A, B, 17, 5353, 53, 0, -1 }, 0, 30100, "new-from-p0" },
+	{ "udp_reply", { 4, B, A, 17, 53, 5353, 0, -1 }, 1, 30200, "established" },
+	{ "udp_out_after_reply", { 4, A, B, 17, 5353, 53, 0, -1 }, 0, 49000, "established" },
+	{ "udp_reply_after_established_timeout_is_new", { 4, B, A, 17, 53, 5353, 0, -1 }, 1, 69100, "new-elsewhere" },
+	{ "udp_from_p1_without_flow_dropped", { 4, B, A, 17, 999, 53, 0, -1 }, 1, 70000, "new-elsewhere" },
+	{ "udp_reply_to_dropped_is_new_again", { 4, A, B, 17, 53, 999, 0, -1 }, 0, 70010, "new-from-p0" },
+	/* ICMP: echo out, reply back; a reply with no request is invalid */
+	{ "icmp_echo", { 4, A, B, 1, 0, 0, 0, -1, 8, 7 }, 0, 80000, "new-from-p0" },
+	{ "icmp_echo_reply", { 4, B, A, 1, 0, 0, 0, -1, 0, 7 }, 1, 80010, "established" },
+	{ "icmp_echo_reply_other_id_is_invalid", { 4, B, A, 1, 0, 0, 0, -1, 0, 8 }, 1, 80020, "invalid" },
+	{ "icmp_unreachable_is_invalid", { 4, B, A, 1, 0, 0, 0, -1, 3, 0 }, 1, 80030, "invalid" },
+	{ "icmp6_echo", { 6, A6, B6, 58, 0, 0, 0, -1, 128, 9 }, 0, 80040, "new-from-p0" },
+	{ "icmp6_reply", { 6, B6, A6, 58, 0, 0, 0, -1, 129, 9 }, 1, 80050, "established" },
+	{ "icmp6_reply_after_timeout_is_invalid", { 6, B6, A6, 58, 0, 0, 0, -1, 129, 9 }, 1, 87100, "invalid" },
+	/* fragments are untracked */
+	{ "fragment_is_invalid", { 4, A, B, 17, 0, 0, 0, -1, 0, 0, 100 }, 0, 90000, "invalid" },
+	/* other protocols: any packet opens, other (9 s) */
+	{ "gre_out", { 4, A, B, 47, 0, 0, 0, -1 }, 0, 91000, "new-from-p0" },
+	{ "gre_back", { 4, B, A, 47, 0, 0, 0, -1 }, 1, 91010, "established" },
+	{ "gre_back_after_timeout", { 4, B, A, 47, 0, 0, 0, -1 }, 1, 100100, "new-elsewhere" },
+};
+
+static void
+test_ct_fixtures_hold_for_xdp_and_the_dpdk_conntrack(void **state)
+{
+	struct sl_policy *p = policy_of(ct_policy);
+	char err[256];
+	struct fw_gen *g = fw_build(p, port_of, 1, 1, err, sizeof(err));
+	struct ct_table *t;
+	const uint64_t base = 1000000000ull;	/* any time will do */
+
+	(void)state;
+	if (g == NULL)
+		fail_msg("fw_build: %s", err);
+	t = ct_oracle(p);
+	apply(p);
+	assert_int_equal(sl_xdp_ct_flush(xdp), 0);
+	for (size_t i = 0; i < sizeof(ct_fixtures) / sizeof(ct_fixtures[0]); i++) {
+		const struct ct_fixture *fx = &ct_fixtures[i];
+		uint8_t buf[128];
+		uint16_t len = build_frame(&fx->f, buf);
+		uint32_t want = rule_index(p, fx->want), act;
+		uint64_t ns = base + (uint64_t)fx->ms * 1000000;
+		struct dp_verdict x, d;
+
+		xdp_judge_at(buf, len, fx->in_port, ns, &x, &act);
+		dpdk_judge_ct(g, t, buf, len, fx->in_port, ns, &d);
+		if (x.rule != want || d.rule != want)
+			fail_msg("%s: want rule %u (%s), XDP %u, DPDK %u",
+				 fx->name, want, fx->want, x.rule, d.rule);
+		assert_int_equal(x.reason, d.reason);
+		assert_int_equal(act, x.reason ? XDP_DROP : XDP_PASS);
+	}
+	printf("# %zu conntrack fixtures through XDP and DPDK\n",
+	       sizeof(ct_fixtures) / sizeof(ct_fixtures[0]));
+	ct_table_free(t);
+	fw_free(g);
+	sl_policy_free(p);
+}
+
+/* A random policy over ct states, ports and the fixture address space. */
+static char *
+rand_ct_policy_json(unsigned int n_rules, unsigned int pol)
+{
+	static const char *const st[] = { "new", "established", "related",
+					   "invalid" };
+	static const char *const protos[] = { "tcp", "udp", "icmp", "icmpv6",
+					      "gre" };
+	size_t cap = 4096 + (size_t)n_rules * 400, len = 0;
+	char *j = malloc(cap);
+
+	len = put(j, len, cap,
+		  "{\"version\": 1, \"default\": \"%s\","
+		  " \"settings\": {\"conntrack\": {\"enabled\": true, \"timeouts\": {"
+		  "\"tcp_syn\": %u, \"tcp_syn_ack\": %u, \"tcp_established\": %u,"
+		  "\"tcp_closing\": %u, \"tcp_closed\": %u, \"udp_new\": %u,"
+		  "\"udp_established\": %u, \"icmp\": %u, \"other\": %u}}},"
+		  " \"ports\": [{\"name\": \"p0\", \"dpdk_port\": 0},"
+		  "{\"name\": \"p1\", \"dpdk_port\": 1}], \"rules\": [",
+		  pg_chance(&rng, 50) ? "accept" : "drop",
+		  1 + pg_below(&rng, 5), 1 + pg_below(&rng, 5),
+		  2 + pg_below(&rng, 20), 1 + pg_below(&rng, 8),
+		  1 + pg_below(&rng, 4), 1 + pg_below(&rng, 8),
+		  2 + pg_below(&rng, 12), 1 + pg_below(&rng, 6),
+		  1 + pg_below(&rng, 6));
+	for (unsigned int i = 0; i < n_rules; i++) {
+		unsigned int mask = 1 + pg_below(&rng, 15), first = 1;
+
+		len = put(j, len, cap, "%s{\"id\": \"c%u-r%u\", \"action\": \"%s\"",
+			  i ? "," : "", pol, i,
+			  pg_chance(&rng, 60) ? "accept" : "drop");
+		if (pg_chance(&rng, 80)) {
+			len = put(j, len, cap, ", \"ct\": [");
+			for (unsigned int b = 0; b < 4; b++)
+				if (mask & (1u << b)) {
+					len = put(j, len, cap, "%s\"%s\"",
+						  first ? "" : ",", st[b]);
+					first = 0;
+				}
+			len = put(j, len, cap, "]");
+		}
+		int proto = pg_chance(&rng, 40) ? (int)pg_below(&rng, 5) : -1;
+
+		if (proto >= 0)
+			len = put(j, len, cap, ", \"proto\": \"%s\"",
+				  protos[proto]);
+		if (pg_chance(&rng, 30))
+			len = put(j, len, cap, ", \"in_port\": \"p%u\"",
+				  pg_below(&rng, 2));
+		if (proto >= 0 && proto <= 1 && pg_chance(&rng, 40))
+			len = put(j, len, cap, ", \"dport\": \"%u-%u\"",
+				  pg_below(&rng, 3), 2 + pg_below(&rng, 3));
+		if (proto != 3 && pg_chance(&rng, 20))	/* not with icmpv6 */
+			len = put(j, len, cap, ", \"src\": \"10.0.0.%u/32\"",
+				  1 + pg_below(&rng, 3));
+		len = put(j, len, cap, "}");
+	}
+	put(j, len, cap, "]}");
+	return j;
+}
+
+/* A flow of the ct differential: two ends, a protocol, ports. */
+struct ct_flow {
+	int family;
+	char a[48], b[48];
+	uint8_t proto;
+	uint16_t pa, pb;
+};
+
+static void
+rand_flow(struct ct_flow *f)
+{
+	static const uint8_t protos[] = { 6, 6, 6, 17, 17, 1, 47 };
+	unsigned int x = 1 + pg_below(&rng, 3), y = 1 + pg_below(&rng, 3);
+
+	f->family = pg_chance(&rng, 75) ? 4 : 6;
+	f->proto = protos[pg_below(&rng, sizeof(protos))];
+	if (f->family == 6 && f->proto == 1)
+		f->proto = 58;
+	snprintf(f->a, sizeof(f->a), f->family == 4 ? "10.0.0.%u" : "2001:db8::%u", x);
+	snprintf(f->b, sizeof(f->b), f->family == 4 ? "10.0.0.%u" : "2001:db8::%u", y);
+	f->pa = (uint16_t)pg_below(&rng, 5);
+	f->pb = (uint16_t)pg_below(&rng, 5);
+}
+
+/* A packet of flow f in direction dir (0: a -> b), shaped like what real
+ * flows send most of the time and anything now and then. */
+static uint16_t
+flow_frame(const struct ct_flow *f, int dir, uint8_t *buf)
+{
+	static const uint8_t tcp_flags[] = { SYN, SYN | ACK, ACK, ACK, ACK | 0x08,
+					     FIN | ACK, RST, RST | ACK, SYN | FIN, 0 };
+	static const uint8_t icmp4[] = { 8, 0, 8, 0, 3, 13, 14, 11 };
+	static const uint8_t icmp6[] = { 128, 129, 128, 129, 1, 139, 140, 135 };
+	struct frame_spec s = {
+		.family = f->family,
+		.src = dir ? f->b : f->a,
+		.dst = dir ? f->a : f->b,
+		.proto = f->proto,
+		.sport = dir ? f->pb : f->pa,
+		.dport = dir ? f->pa : f->pb,
+		.vlan = -1,
+	};
+
+	if (f->proto == 6)
+		s.tcp_flags = pg_chance(&rng, 90)
+			? tcp_flags[pg_below(&rng, sizeof(tcp_flags))]
+			: (uint8_t)pg_below(&rng, 256);
+	if (f->proto == 1 || f->proto == 58) {
+		s.icmp_type = (f->proto == 1 ? icmp4 : icmp6)[pg_below(&rng, 8)];
+		s.icmp_id = f->pa;
+	}
+	if (f->family == 4 && pg_chance(&rng, 2))
+		s.frag = pg_chance(&rng, 50) ? 0x2000 : 0x0010;
+	return build_frame(&s, buf);
+}
+
+static void
+test_random_ct_policies_and_flows_agree_with_the_dpdk_conntrack(void **state)
+{
+	unsigned long total = env_ulong("SL_TEST_CT_PACKETS", 300000);
+	unsigned long done = 0, mismatches = 0;
+	unsigned int pol = 0;
+	uint64_t ns = 1000000000ull;
+	static uint8_t buf[256];
+
+	(void)state;
+	rng.s = seed ^ 0xc7c7c7c7ul;
+	memset(ct_seen, 0, sizeof(ct_seen));
+	while (done < total) {
+		char *json = rand_ct_policy_json(1 + pg_below(&rng, 40), pol);
+		struct sl_policy *p = policy_of(json);
+		char err[256];
+		struct fw_gen *g = fw_build(p, port_of, 1, 1, err, sizeof(err));
+		struct ct_flow flows[24];
+		struct ct_table *t;
+
+		if (g == NULL)
+			fail_msg("fw_build: %s", err);
+		t = ct_oracle(p);
+		apply(p);
+		assert_int_equal(sl_xdp_ct_flush(xdp), 0);
+		for (unsigned int i = 0; i < 24; i++)
+			rand_flow(&flows[i]);
+		for (unsigned int k = 0; k < 3000 && done < total; k++) {
+			const struct ct_flow *f = &flows[pg_below(&rng, 24)];
+			int dir = pg_chance(&rng, 50);
+			uint16_t len = flow_frame(f, dir, buf);
+			uint16_t in_port = (uint16_t)(pg_chance(&rng, 80)
+						      ? (unsigned int)dir
+						      : pg_below(&rng, 2));
+			struct dp_verdict x, d;
+			uint32_t act;
+
+			/* mostly a few ms apart; now and then seconds, so
+			 * that flows time out in every state */
+			ns += pg_chance(&rng, 97)
+				? pg_below(&rng, 20000) * 1000ull
+				: (1 + pg_below(&rng, 12000000)) * 1000ull;
+			xdp_judge_at(buf, len, in_port, ns, &x, &act);
+			dpdk_judge_ct(g, t, buf, len, in_port, ns, &d);
+			done++;
+			if (x.reason != d.reason || x.rule != d.rule ||
+			    x.action != d.action ||
+			    act != (d.reason ? XDP_DROP : XDP_PASS)) {
+				if (mismatches++ < 5) {
+					fprintf(stderr, "CT MISMATCH policy %u "
+						"packet %u in_port p%u: XDP "
+						"reason %s rule %u; DPDK reason "
+						"%s rule %u\n", pol, k, in_port,
+						sl_drop_reason_name(x.reason),
+						x.rule,
+						sl_drop_reason_name(d.reason),
+						d.rule);
+					hexdump(buf, len);
+				}
+			}
+		}
+		ct_table_free(t);
+		fw_free(g);
+		sl_policy_free(p);
+		free(json);
+		pol++;
+	}
+	printf("# ct differential: seed %lu, %u policies, %lu packets over "
+	       "24 flows each (%lu new, %lu established, %lu invalid)\n", seed,
+	       pol, done, ct_seen[0], ct_seen[1], ct_seen[3]);
+	if (mismatches != 0)
+		fail_msg("%lu mismatches (SL_TEST_SEED=%lu replays)", mismatches,
+			 seed);
+}
+
 /* ---- refusals ---- */
 
 static void
@@ -731,20 +1122,6 @@ test_payload_rule_is_refused_naming_the_dpdk_backend(void **state)
 	assert_non_null(strstr(err, "rules[1].payload"));
 	assert_non_null(strstr(err, "DPDK backend"));
 	assert_non_null(strstr(err, "af_xdp"));
-	sl_policy_free(p);
-}
-
-static void
-test_ct_rule_is_refused_until_xdp_tracks_connections(void **state)
-{
-	struct sl_policy *p = policy_of(
-		"{\"version\": 1, \"default\": \"accept\", \"rules\": ["
-		"{\"ct\": [\"established\"], \"action\": \"accept\"}]}");
-	char err[512] = "";
-
-	(void)state;
-	assert_int_equal(sl_xdp_apply(xdp, p, ifx, err, sizeof(err)), -ENOTSUP);
-	assert_non_null(strstr(err, "rules[0].ct"));
 	sl_policy_free(p);
 }
 
@@ -797,11 +1174,12 @@ main(int argc, char **argv)
 		cmocka_unit_test(test_firewall_fixtures_hold_for_xdp_and_dpdk),
 		cmocka_unit_test(test_policy_switch_is_whole_and_carries_counters_by_rule_id),
 		cmocka_unit_test(test_payload_rule_is_refused_naming_the_dpdk_backend),
-		cmocka_unit_test(test_ct_rule_is_refused_until_xdp_tracks_connections),
+		cmocka_unit_test(test_ct_fixtures_hold_for_xdp_and_the_dpdk_conntrack),
 		cmocka_unit_test(test_more_than_4096_rules_are_refused),
 		cmocka_unit_test(test_random_policies_and_packets_agree_with_the_dpdk_path),
+		cmocka_unit_test(test_random_ct_policies_and_flows_agree_with_the_dpdk_conntrack),
 	};
-	struct sl_xdp_opts o = { .last_verdict = true };
+	struct sl_xdp_opts o = { .last_verdict = true, .test_clock = true };
 	char err[512];
 	int ret;
 
@@ -823,6 +1201,7 @@ main(int argc, char **argv)
 	}
 	if (test_eal_init(argv[0], "sl_test_xdp", "512") < 0)
 		return 1;
+	tsc_hz = rte_get_tsc_hz();
 	ret = cmocka_run_group_tests(tests, NULL, NULL);
 	test_eal_cleanup();
 	sl_xdp_close(xdp);
