@@ -25,24 +25,15 @@ ctl_cmd_route_list(struct ctl *ctl, int argc, char **argv)
 		{"WEIGHT", true},
 	};
 	struct ctl_reply reply;
-	struct ctl_args args;
+	bool printed;
 	struct ctl_table *t;
 	const json_t *route, *nh;
 	size_t i, j;
 	int rc;
 
-	rc = ctl_args_parse_n(ctl, argc, argv, &args, 0, "");
-	if (rc != CTL_EXIT_OK || ctl->help)
+	rc = ctl_simple_get(ctl, argc, argv, "/v1/routes", &reply, &printed);
+	if (rc != CTL_EXIT_OK || printed)
 		return rc;
-	ctl_args_free(&args);
-	rc = ctl_request(ctl, "GET", "/v1/routes", NULL, NULL, 0, 0, &reply);
-	if (rc != CTL_EXIT_OK)
-		return rc;
-	if (ctl->output == CTL_OUTPUT_JSON) {
-		ctl_print_json(reply.json);
-		ctl_reply_free(&reply);
-		return CTL_EXIT_OK;
-	}
 	/* One row per next hop; the prefix on the first of its route. */
 	t = ctl_table_new(cols, sizeof(cols) / sizeof(cols[0]));
 	json_array_foreach(json_object_get(reply.json, "routes"), i, route) {

@@ -109,25 +109,16 @@ ctl_cmd_rule_list(struct ctl *ctl, int argc, char **argv)
 		{"ACTION", false}, {"COMMENT", false},
 	};
 	struct ctl_reply reply;
-	struct ctl_args args;
+	bool printed;
 	struct ctl_table *t;
 	const json_t *rule;
 	char *def;
 	size_t i;
 	int rc;
 
-	rc = ctl_args_parse_n(ctl, argc, argv, &args, 0, "");
-	if (rc != CTL_EXIT_OK || ctl->help)
+	rc = ctl_simple_get(ctl, argc, argv, "/v1/rules", &reply, &printed);
+	if (rc != CTL_EXIT_OK || printed)
 		return rc;
-	ctl_args_free(&args);
-	rc = ctl_request(ctl, "GET", "/v1/rules", NULL, NULL, 0, 0, &reply);
-	if (rc != CTL_EXIT_OK)
-		return rc;
-	if (ctl->output == CTL_OUTPUT_JSON) {
-		ctl_print_json(reply.json);
-		ctl_reply_free(&reply);
-		return CTL_EXIT_OK;
-	}
 	t = ctl_table_new(cols, sizeof(cols) / sizeof(cols[0]));
 	json_array_foreach(json_object_get(reply.json, "rules"), i, rule) {
 		char *m = match_text(rule);

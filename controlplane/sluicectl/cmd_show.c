@@ -9,31 +9,6 @@
 
 #include "ctl.h"
 
-/* GET path for a command that takes no words; the reply in *reply.  With
- * -o json the reply is printed and *printed set. */
-static int
-simple_get(struct ctl *ctl, int argc, char **argv, const char *path,
-	   struct ctl_reply *reply, bool *printed)
-{
-	struct ctl_args args;
-	int rc;
-
-	*printed = false;
-	rc = ctl_args_parse_n(ctl, argc, argv, &args, 0, "");
-	if (rc != CTL_EXIT_OK || ctl->help) {
-		*printed = true;
-		return rc;
-	}
-	ctl_args_free(&args);
-	rc = ctl_request(ctl, "GET", path, NULL, NULL, 0, 0, reply);
-	if (rc == CTL_EXIT_OK && ctl->output == CTL_OUTPUT_JSON) {
-		ctl_print_json(reply->json);
-		ctl_reply_free(reply);
-		*printed = true;
-	}
-	return rc;
-}
-
 /* ------------------------------------------------------------------------
  * status
  */
@@ -67,7 +42,7 @@ ctl_cmd_status(struct ctl *ctl, int argc, char **argv)
 	bool printed;
 	int rc;
 
-	rc = simple_get(ctl, argc, argv, "/v1/status", &reply, &printed);
+	rc = ctl_simple_get(ctl, argc, argv, "/v1/status", &reply, &printed);
 	if (rc != CTL_EXIT_OK || printed)
 		return rc;
 	j = reply.json;
@@ -107,7 +82,7 @@ ctl_cmd_members(struct ctl *ctl, int argc, char **argv)
 	size_t i;
 	int rc;
 
-	rc = simple_get(ctl, argc, argv, "/v1/members", &reply, &printed);
+	rc = ctl_simple_get(ctl, argc, argv, "/v1/members", &reply, &printed);
 	if (rc != CTL_EXIT_OK || printed)
 		return rc;
 	printf("mode: %s\n", ctl_json_str(reply.json, "mode", "?"));
@@ -171,7 +146,7 @@ ctl_cmd_port_list(struct ctl *ctl, int argc, char **argv)
 	size_t i, n_cols = 4;
 	int rc;
 
-	rc = simple_get(ctl, argc, argv, "/v1/ports", &reply, &printed);
+	rc = ctl_simple_get(ctl, argc, argv, "/v1/ports", &reply, &printed);
 	if (rc != CTL_EXIT_OK || printed)
 		return rc;
 	ports = json_object_get(reply.json, "ports");
@@ -319,7 +294,7 @@ ctl_cmd_stats(struct ctl *ctl, int argc, char **argv)
 	bool printed;
 	int rc;
 
-	rc = simple_get(ctl, argc, argv, "/v1/stats", &reply, &printed);
+	rc = ctl_simple_get(ctl, argc, argv, "/v1/stats", &reply, &printed);
 	if (rc != CTL_EXIT_OK || printed)
 		return rc;
 	stats = reply_stats(reply.json);

@@ -252,6 +252,14 @@ void ctl_table_print_free(struct ctl_table *t, FILE *f);
 void ctl_print_json(const json_t *json);
 
 /*
+ * The start of every read command that takes no words: refuse words, GET
+ * path into *reply; with -o json print the reply and set *printed (as
+ * also after --help or an error).  Returns an exit code.
+ */
+int ctl_simple_get(struct ctl *ctl, int argc, char **argv, const char *path,
+		   struct ctl_reply *reply, bool *printed);
+
+/*
  * A JSON value as one line of text for a table cell: strings as they are,
  * numbers, true/false, "-" for null or absent, arrays joined by ",",
  * objects as "k=v k=v".  Returns a string to free().

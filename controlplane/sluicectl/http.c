@@ -376,3 +376,28 @@ ctl_path_join(const char *prefix, const char *s, bool keep_slash)
 	*o = '\0';
 	return out;
 }
+
+/* GET path for a command that takes no words; the reply in *reply.  With
+ * -o json the reply is printed and *printed set. */
+int
+ctl_simple_get(struct ctl *ctl, int argc, char **argv, const char *path,
+	   struct ctl_reply *reply, bool *printed)
+{
+	struct ctl_args args;
+	int rc;
+
+	*printed = false;
+	rc = ctl_args_parse_n(ctl, argc, argv, &args, 0, "");
+	if (rc != CTL_EXIT_OK || ctl->help) {
+		*printed = true;
+		return rc;
+	}
+	ctl_args_free(&args);
+	rc = ctl_request(ctl, "GET", path, NULL, NULL, 0, 0, reply);
+	if (rc == CTL_EXIT_OK && ctl->output == CTL_OUTPUT_JSON) {
+		ctl_print_json(reply->json);
+		ctl_reply_free(reply);
+		*printed = true;
+	}
+	return rc;
+}
