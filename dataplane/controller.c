@@ -538,12 +538,22 @@ serve(struct dp_controller *k)
 	/* At start-up, stop at the push that brings the policy: what follows
 	 * is served by the running dataplane. */
 	for (unsigned int i = 0; k->fd >= 0 && i < DP_CTL_FRAMES_PER_POLL &&
-	     !(k->starting && k->ctl->policy != NULL); i++) {
+	     !(k->starting && k->ctl->policy != NULL);) {
 		int rc = sl_dp_reader_fill(&k->rd, k->fd);
 		char *frame;
 		size_t len;
 
+		/* A frame begun is read to its end now rather than a socket
+		 * buffer a tick: a 90 MB push would take minutes of 5 ms
+		 * ticks.  The sender is writing it, so the wait is short. */
+		if (rc > 0 && sl_dp_reader_partial(&k->rd)) {
+			struct pollfd pfd = { .fd = k->fd, .events = POLLIN };
+
+			if (poll(&pfd, 1, DP_CTL_FRAME_WAIT_MS) > 0)
+				continue;
+		}
 		if (sl_dp_reader_next(&k->rd, &frame, &len) == 1) {
+			i++;
 			if (k->pending != NULL && len != k->pending_len) {
 				snprintf(why, sizeof(why), "a body of %zu "
 					 "bytes after body_len %zu", len,

@@ -29,6 +29,7 @@
 #define DP_CTL_SEND_TIMEOUT_MS	2000	/* most a reply waits for room */
 #define DP_CTL_WAIT_NOTE_MS	5000	/* "waiting for sluiced" at start */
 #define DP_CTL_FRAMES_PER_POLL	64	/* requests served per tick at most */
+#define DP_CTL_FRAME_WAIT_MS	1000	/* most a begun frame waits for more */
 
 struct dp_config;
 struct dp_control;

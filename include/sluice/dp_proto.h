@@ -92,6 +92,13 @@ int sl_dp_reader_next(struct sl_dp_reader *r, char **frame, size_t *len);
 
 void sl_dp_reader_reset(struct sl_dp_reader *r);
 
+/* True while a frame has begun to arrive and is not whole yet. */
+static inline int
+sl_dp_reader_partial(const struct sl_dp_reader *r)
+{
+	return !r->done && r->hdr_have > 0;
+}
+
 /*
  * Write one frame whole, waiting (poll) while the socket is full, for at
  * most timeout_ms in all (-1: no limit).  Returns 0 or -errno (-ETIMEDOUT,
