@@ -57,10 +57,22 @@ def _remove_dpdk_runtime_dirs():
     yield
     if not os.path.isdir(root):
         return
+    import fcntl
     import shutil
     for name in set(os.listdir(root)) - before:
-        if name.startswith("sl-"):
-            shutil.rmtree(os.path.join(root, name), ignore_errors=True)
+        if not name.startswith("sl-"):
+            continue
+        # A running DPDK primary holds a lock on its config file: leave the
+        # directory of a dataplane that is still up (another session's).
+        config = os.path.join(root, name, "config")
+        try:
+            with open(config, "rb+") as f:
+                fcntl.lockf(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except FileNotFoundError:
+            pass
+        except OSError:
+            continue
+        shutil.rmtree(os.path.join(root, name), ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
