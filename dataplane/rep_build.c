@@ -11,36 +11,6 @@
 #include "log.h"
 #include "rep.h"
 
-/*
- * A target's identity for Maglev: what it is, not where it sits in the
- * list, so reordering targets or removing one leaves the others' table
- * entries where they were, and every node derives the same table.
- */
-static size_t
-target_identity(const struct sl_target *t, char *buf, size_t size)
-{
-	char addr[SL_PREFIX_STRLEN] = "";
-	int n;
-
-	if (t->kind != SL_TARGET_PORT)
-		sl_prefix_format(&t->remote, false, addr);
-	switch (t->kind) {
-	case SL_TARGET_PORT:
-		n = snprintf(buf, size, "port:%s", t->port);
-		break;
-	case SL_TARGET_GRE:
-		n = snprintf(buf, size, "gre:%s:%u:%u", addr,
-			     (unsigned int)t->has_key, t->key);
-		break;
-	default:
-		n = snprintf(buf, size, "%s:%s:%u",
-			     t->kind == SL_TARGET_VXLAN ? "vxlan" : "geneve",
-			     addr, t->vni);
-		break;
-	}
-	return n < 0 ? 0 : (size_t)n < size ? (size_t)n : size - 1;
-}
-
 static int
 build_group(struct rep_group *g, const struct sl_group *sg,
 	    const struct sl_policy *p, const uint16_t *port_of, uint64_t seed,
@@ -67,7 +37,8 @@ build_group(struct rep_group *g, const struct sl_group *sg,
 
 		t->kind = st->kind;
 		mt[i].id = ids[i];
-		mt[i].id_len = target_identity(st, ids[i], sizeof(ids[i]));
+		mt[i].id_len = sl_maglev_target_identity(st, ids[i],
+							 sizeof(ids[i]));
 		mt[i].weight = st->weight;
 		mt[i].state = st->state;
 		if (st->kind == SL_TARGET_PORT) {

@@ -40,6 +40,8 @@ packages=(
 	xdp-tools              # XDP benchmark peer (xdp-filter, bench/bench_xdp.py)
 	iproute2 ethtool iputils-ping procps
 	etcd-server etcd-client bird2 wrk
+	python3-yaml           # tests: sample policies, Prometheus rules
+	systemd kmod           # systemd-analyze verify of deploy/systemd; modprobe
 )
 # Extra packages for a local need, space separated (not used by Sluice).
 # shellcheck disable=SC2206

@@ -27,6 +27,7 @@
 #include <assert.h>
 #include <errno.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -288,6 +289,31 @@ sl_maglev_build(const struct sl_maglev_target *targets, size_t n,
 
 	free(taken);
 	return (int)live;
+}
+
+size_t
+sl_maglev_target_identity(const struct sl_target *t, char *buf, size_t size)
+{
+	char addr[SL_PREFIX_STRLEN] = "";
+	int n;
+
+	if (t->kind != SL_TARGET_PORT)
+		sl_prefix_format(&t->remote, false, addr);
+	switch (t->kind) {
+	case SL_TARGET_PORT:
+		n = snprintf(buf, size, "port:%s", t->port);
+		break;
+	case SL_TARGET_GRE:
+		n = snprintf(buf, size, "gre:%s:%u:%u", addr,
+			     (unsigned int)t->has_key, t->key);
+		break;
+	default:
+		n = snprintf(buf, size, "%s:%s:%u",
+			     t->kind == SL_TARGET_VXLAN ? "vxlan" : "geneve",
+			     addr, t->vni);
+		break;
+	}
+	return n < 0 ? 0 : (size_t)n < size ? (size_t)n : size - 1;
 }
 
 uint64_t

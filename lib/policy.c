@@ -327,7 +327,8 @@ bool
 sl_group_eq(const struct sl_group *a, const struct sl_group *b)
 {
 	if (!str_eq(a->name, b->name) || a->table_size != b->table_size ||
-	    a->n_targets != b->n_targets)
+	    a->n_targets != b->n_targets || a->cluster != b->cluster ||
+	    (a->cluster && !target_eq(&a->member, &b->member)))
 		return false;
 	for (size_t i = 0; i < a->n_targets; i++)
 		if (!target_eq(&a->targets[i], &b->targets[i]))

@@ -417,7 +417,14 @@ decode_list(struct dec *d, const struct sl_node *n, void **items,
 #define GROUP_FIELDS(_)				\
 	_(name, f_group_name)			\
 	_(table_size, f_group_table_size)	\
+	_(cluster, f_group_cluster)		\
 	_(targets, f_group_targets)
+
+#define CLUSTER_FIELDS(_)		\
+	_(kind, f_cluster_kind)		\
+	_(vni, f_cluster_vni)		\
+	_(udp_port, f_cluster_udp_port)	\
+	_(key, f_cluster_key)
 
 #define TARGET_FIELDS(_)		\
 	_(kind, f_target_kind)		\
@@ -447,6 +454,7 @@ decode_list(struct dec *d, const struct sl_node *n, void **items,
 	_(route, ROUTE_FIELDS)			\
 	_(nexthop, NEXTHOP_FIELDS)		\
 	_(group, GROUP_FIELDS)			\
+	_(cluster, CLUSTER_FIELDS)		\
 	_(target, TARGET_FIELDS)
 
 /* Forward declarations of every handler. */
@@ -1452,6 +1460,60 @@ f_group_table_size(struct dec *d, const struct sl_node *v, void *obj)
 	((struct sl_group *)obj)->table_size = (uint32_t)x;
 }
 
+/*
+ * cluster: {kind, vni, udp_port, key}: the tunnel every member's target
+ * gets.  Only tunnel kinds: a member is reached over the underlay.
+ */
+static void
+f_group_cluster(struct dec *d, const struct sl_node *v, void *obj)
+{
+	struct sl_group *g = obj;
+	struct sl_target *t = &g->member;
+	uint64_t seen;
+	bool vxlan_like;
+
+	memset(t, 0, sizeof(*t));
+	t->weight = 1;
+	t->state = SL_TARGET_UP;
+	if (!DECODE(d, v, cluster, t, &seen))
+		return;
+	g->cluster = true;
+	if ((seen & (1ull << F_f_cluster_kind)) == 0) {
+		derr(d, v, "a cluster group needs a kind: {kind: vxlan, vni: N}, "
+		     "geneve or gre");
+		return;
+	}
+	if (t->kind == SL_TARGET_PORT) {
+		size_t old = sl_path_push_key(&d->path, "kind");
+
+		derr(d, member(v, "kind")->value, "a cluster group's members "
+		     "are reached by tunnel: vxlan, geneve or gre, not port");
+		sl_path_pop(&d->path, old);
+		return;
+	}
+	vxlan_like = t->kind == SL_TARGET_VXLAN || t->kind == SL_TARGET_GENEVE;
+	for (size_t i = 0; i < cluster_n_fields; i++) {
+		const char *name = cluster_fields[i].name;
+		bool ok = i == F_f_cluster_kind ||
+			  (vxlan_like && i != F_f_cluster_key) ||
+			  (!vxlan_like && i == F_f_cluster_key);
+		size_t old;
+
+		if (ok || (seen & (1ull << i)) == 0)
+			continue;
+		old = sl_path_push_key(&d->path, name);
+		derr(d, member(v, name)->value, "\"%s\" does not apply to a "
+		     "%s cluster group", name, sl_target_kind_name(t->kind));
+		sl_path_pop(&d->path, old);
+	}
+	if ((seen & (1ull << F_f_cluster_udp_port)) == 0) {
+		if (t->kind == SL_TARGET_VXLAN)
+			t->udp_port = SL_POLICY_VXLAN_PORT_DEFAULT;
+		else if (t->kind == SL_TARGET_GENEVE)
+			t->udp_port = SL_POLICY_GENEVE_PORT_DEFAULT;
+	}
+}
+
 /* Fields each target kind takes (bits by TARGET_FIELDS index). */
 static uint64_t
 target_allowed(uint8_t kind)
@@ -1601,6 +1663,30 @@ f_target_state(struct dec *d, const struct sl_node *v, void *obj)
 
 	if (want_name(d, v, sl_target_state_names, "target state", &state))
 		((struct sl_target *)obj)->state = (uint8_t)state;
+}
+
+static void
+f_cluster_kind(struct dec *d, const struct sl_node *v, void *obj)
+{
+	f_target_kind(d, v, obj);
+}
+
+static void
+f_cluster_vni(struct dec *d, const struct sl_node *v, void *obj)
+{
+	f_target_vni(d, v, obj);
+}
+
+static void
+f_cluster_udp_port(struct dec *d, const struct sl_node *v, void *obj)
+{
+	f_target_udp_port(d, v, obj);
+}
+
+static void
+f_cluster_key(struct dec *d, const struct sl_node *v, void *obj)
+{
+	f_target_key(d, v, obj);
 }
 
 /* ------------------------------------------------------------------------

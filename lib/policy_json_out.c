@@ -281,9 +281,27 @@ group_json(struct enc *e, const struct sl_group *g)
 
 	set(e, obj, "name", str_json(g->name));
 	set(e, obj, "table_size", json_integer(g->table_size));
+	if (g->cluster) {
+		const struct sl_target *t = &g->member;
+		json_t *c = json_object();
+
+		set(e, c, "kind", str_json(sl_target_kind_name(t->kind)));
+		if (t->kind == SL_TARGET_VXLAN || t->kind == SL_TARGET_GENEVE) {
+			set(e, c, "vni", json_integer(t->vni));
+			set(e, c, "udp_port", json_integer(t->udp_port));
+		}
+		if (t->kind == SL_TARGET_GRE && t->has_key)
+			set(e, c, "key", json_integer(t->key));
+		set(e, obj, "cluster", c);
+	}
 	for (size_t i = 0; i < g->n_targets; i++)
 		append(e, arr, target_json(e, &g->targets[i]));
-	set(e, obj, "targets", arr);
+	/* A cluster group's targets are derived: none in the operator's
+	 * document, the live members in the one pushed to a dataplane. */
+	if (g->cluster && g->n_targets == 0)
+		json_decref(arr);
+	else
+		set(e, obj, "targets", arr);
 	return obj;
 }
 

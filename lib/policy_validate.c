@@ -498,7 +498,8 @@ check_action(struct val *v, const struct sl_action *a)
 			verr(v, "group", "unknown group \"%.60s\"", a->group);
 		} else if (g >= 0 && a->type == SL_ACTION_REPLICATE &&
 			   a->copies > v->p->groups[g].n_targets &&
-			   v->p->groups[g].n_targets > 0) {
+			   v->p->groups[g].n_targets > 0 &&
+			   !v->p->groups[g].cluster) {
 			verr(v, "copies",
 			     "%u copies but group \"%s\" has %zu target%s",
 			     a->copies, a->group, v->p->groups[g].n_targets,
@@ -880,7 +881,9 @@ check_groups(struct val *v)
 			verr(v, "table_size",
 			     "%u is not prime (Maglev needs a prime table size, such as 65537)",
 			     g->table_size);
-		if (g->n_targets == 0)
+		/* A cluster group's targets are the live members: none, or
+		 * those sluiced derived (sl_group.cluster). */
+		if (g->n_targets == 0 && !g->cluster)
 			verr(v, "targets", "a group needs at least one target");
 		else if (g->n_targets > SL_POLICY_TARGETS_MAX)
 			verr(v, "targets", "more than %d targets",

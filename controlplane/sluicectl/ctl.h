@@ -286,8 +286,10 @@ ctl_command_fn ctl_cmd_group_list, ctl_cmd_group_show, ctl_cmd_group_add,
 ctl_command_fn ctl_cmd_port_list, ctl_cmd_stats, ctl_cmd_status,
 	ctl_cmd_members;
 ctl_command_fn ctl_cmd_trace, ctl_cmd_capture;
+ctl_command_fn ctl_cmd_doctor;
 
 extern const struct ctl_flag ctl_apply_flags[], ctl_rule_add_flags[],
-	ctl_group_add_flags[], ctl_trace_flags[], ctl_capture_flags[];
+	ctl_group_add_flags[], ctl_trace_flags[], ctl_capture_flags[],
+	ctl_doctor_flags[];
 
 #endif /* SLUICECTL_CTL_H */

@@ -75,6 +75,12 @@ static const struct ctl_command commands[] = {
 	 "write N packets received at PORT to FILE as pcapng (- for stdout)",
 	 FLAGS(ctl_capture_flags, ctl_match_flags), false},
 	{"members", ctl_cmd_members, "", "the cluster members", NULL, false},
+	{"doctor", ctl_cmd_doctor,
+	 "[--nic LIST] [--lcores LIST] [--xdp LIST] [--etcd URLS] [--env FILE]",
+	 "check this host for Sluice and explain each finding with its fix: "
+	 "hugepages, IOMMU and vfio, NUMA, isolated cores, NIC drivers and "
+	 "XDP, RSS, offloads, bpffs, sluiced, etcd; exit 1 when not ready",
+	 FLAGS(ctl_doctor_flags), false},
 	{"help", cmd_help, "[COMMAND]", "help on sluicectl or one command",
 	 NULL, false},
 };

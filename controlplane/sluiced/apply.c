@@ -65,7 +65,7 @@ sd_decode_policy(const char *buf, size_t len, bool yaml, bool positions,
 	ret = yaml ? sl_policy_from_yaml_buf(buf, len, out, &errs)
 		   : sl_policy_from_json_buf(buf, len, out, &errs);
 	if (ret == 0)
-		return 0;
+		return sd_cluster_check_policy(*out, out, e);
 	if (ret == -ENOMEM) {
 		sd_err_set(e, 503, "out_of_memory", NULL,
 			   "out of memory decoding the policy");
@@ -107,6 +107,7 @@ install(struct sluiced *sd, struct sl_policy *policy, char *text)
 	sd->st.text = text;
 	snprintf(sd->st.digest, sizeof(sd->st.digest), "%016llx",
 		 (unsigned long long)XXH3_64bits(text, strlen(text)));
+	sd_cluster_state_changed(sd);	/* cluster groups' targets */
 	return 0;
 }
 

@@ -50,6 +50,14 @@ sd_dp_connected(const struct sluiced *sd)
 	return sd->dp.fd >= 0 && sd->dp.hello_seen;
 }
 
+bool
+sd_dp_in_sync(const struct sluiced *sd)
+{
+	return sd_dp_connected(sd) && sd->dp.has_policy &&
+	       sd->dp.policy_generation == sd->st.policy->generation &&
+	       strcmp(sd->dp.policy_digest, sd_push_digest(sd)) == 0;
+}
+
 int
 sd_dp_listen(struct sluiced *sd)
 {
@@ -221,6 +229,8 @@ on_push_reply(void *ctx, json_t *reply, const char *body, size_t body_len,
 	if (json_is_true(json_object_get(reply, "ok"))) {
 		sd->dp.has_policy = true;
 		sd->dp.policy_generation = gen;
+		memcpy(sd->dp.policy_digest, sd->dp.pushed_digest,
+		       sizeof(sd->dp.policy_digest));
 		sd->dp.last_error[0] = '\0';
 		SD_INFO("dataplane runs generation %llu",
 			(unsigned long long)gen);
@@ -241,25 +251,31 @@ void
 sd_dp_sync(struct sluiced *sd)
 {
 	uint64_t gen = sd->st.policy->generation;
+	/* The text pushed is the state with cluster groups' targets filled
+	 * in (cluster.h): it changes with the members, not the generation. */
+	const char *digest = sd_push_digest(sd), *text = sd_push_text(sd);
 	struct sd_dp_request *r;
 
 	if (!sd_dp_connected(sd) || sd->dp.push_pending)
 		return;
-	if (sd->dp.has_policy && sd->dp.policy_generation == gen)
+	if (sd_dp_in_sync(sd))
 		return;
 	/* A generation the dataplane refused is not pushed again. */
-	if (sd->dp.last_error[0] != '\0' && sd->dp.pushed_generation == gen)
+	if (sd->dp.last_error[0] != '\0' && sd->dp.pushed_generation == gen &&
+	    strcmp(sd->dp.pushed_digest, digest) == 0)
 		return;
 	r = add_pending(sd, SD_DP_WRITE_TIMEOUT_MS * 4, on_push_reply, sd);
 	if (r == NULL)
 		return;
 	sd->dp.push_pending = true;
 	sd->dp.pushed_generation = gen;
-	SD_INFO("pushing generation %llu to the dataplane",
-		(unsigned long long)gen);
+	snprintf(sd->dp.pushed_digest, sizeof(sd->dp.pushed_digest), "%s",
+		 digest);
+	SD_INFO("pushing generation %llu (%s) to the dataplane",
+		(unsigned long long)gen, digest);
 	send_msg(sd, "push", json_pack("{s:I}", "generation",
 				       (json_int_t)gen),
-		 r->seq, sd->st.text, strlen(sd->st.text));
+		 r->seq, text, strlen(text));
 }
 
 static void
@@ -277,8 +293,10 @@ on_hello(struct sluiced *sd, json_t *msg)
 	/* The same generation number from another history (a state file
 	 * removed and begun again) differs in content: a digest, when the
 	 * dataplane sends one, settles it. */
-	if (digest != NULL && strcmp(digest, sd->st.digest) != 0)
+	if (digest != NULL && strcmp(digest, sd_push_digest(sd)) != 0)
 		sd->dp.has_policy = false;
+	snprintf(sd->dp.policy_digest, sizeof(sd->dp.policy_digest), "%s",
+		 digest != NULL ? digest : sd_push_digest(sd));
 	SD_INFO("dataplane pid %lld connected, running generation %s",
 		sd->dp.pid, sd->dp.has_policy ? "known" : "none or other");
 	sd_dp_sync(sd);

@@ -135,19 +135,18 @@ get_status(struct sd_call *c)
 		"policy_generation", sd_dp_connected(sd) && dp->has_policy ?
 			json_integer((json_int_t)dp->policy_generation) :
 			json_null(),
-		"in_sync", sd_dp_connected(sd) && dp->has_policy &&
-			dp->policy_generation == p->generation,
+		"in_sync", sd_dp_in_sync(sd),
 		"last_error", dp->last_error[0] ? json_string(dp->last_error) :
 			json_null());
 	sd_reply(c, 200, json_pack(
-		"{s:s, s:I, s:I, s:s, s:s, s:o, s:{s:s, s:b}, s:{s:I, s:I, s:I, s:I}}",
+		"{s:s, s:I, s:I, s:s, s:s, s:o, s:o, s:{s:I, s:I, s:I, s:I}}",
 		"version", SD_VERSION,
 		"generation", (json_int_t)p->generation,
 		"uptime_s", (json_int_t)(time(NULL) - sd->started),
 		"state_file", sd->st.path,
 		"digest", sd->st.digest,
 		"dataplane", dpj,
-		"cluster", "mode", "single", "degraded", 0,
+		"cluster", sd_cluster_status_json(sd),
 		"counts", "ports", (json_int_t)p->n_ports,
 		"rules", (json_int_t)p->n_rules,
 		"routes", (json_int_t)p->n_routes,
@@ -208,9 +207,7 @@ put_config(struct sd_call *c)
 static void
 get_members(struct sd_call *c)
 {
-	sd_reply(c, 200, json_pack("{s:s, s:[{s:s, s:b, s:s}]}",
-		"mode", "single", "members", "id", c->sd->hostname,
-		"self", 1, "state", "alive"));
+	sd_reply(c, 200, sd_cluster_members_json(c->sd));
 }
 
 /* The dataplane's counters for one port, when stats came back. */

@@ -69,6 +69,7 @@ static const struct option long_options[] = {
 	{ "request-timeout", required_argument, NULL, OPT_REQUEST_TIMEOUT },
 	{ "rate", required_argument, NULL, OPT_RATE },
 	{ "log-level", required_argument, NULL, OPT_LOG_LEVEL },
+	SD_CLUSTER_LONG_OPTIONS
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ NULL, 0, NULL, 0 },
 };
@@ -96,6 +97,7 @@ usage(FILE *f)
 		SL_DP_SOCKET_DEFAULT, SD_MAX_BODY_DEFAULT,
 		SD_MAX_CONNS_DEFAULT, SD_REQUEST_TIMEOUT_DEFAULT,
 		SD_RATE_DEFAULT);
+	sd_cluster_usage(f);
 }
 
 static int
@@ -130,6 +132,7 @@ parse_options(int argc, char **argv, struct sd_options *o)
 		.request_timeout = SD_REQUEST_TIMEOUT_DEFAULT,
 		.rate = SD_RATE_DEFAULT,
 	};
+	sd_cluster_opts_default(&o->cluster);
 	while ((c = getopt_long(argc, argv, "c:h", long_options, NULL)) != -1) {
 		switch (c) {
 		case OPT_CONFIG: o->config_file = optarg; break;
@@ -176,10 +179,16 @@ parse_options(int argc, char **argv, struct sd_options *o)
 			usage(stdout);
 			exit(EXIT_SUCCESS);
 		default:
-			usage(stderr);
+			level = sd_cluster_option(&o->cluster, c, optarg);
+			if (level == 0)
+				break;
+			if (level > 0)
+				usage(stderr);
 			return -1;
 		}
 	}
+	if (sd_cluster_opts_check(&o->cluster) != 0)
+		return -1;
 	if (optind != argc) {
 		fprintf(stderr, "sluiced: unexpected argument %s\n",
 			argv[optind]);
@@ -354,6 +363,9 @@ run_loop(struct sluiced *sd, int sigfd)
 
 		if (t >= 0 && (timeout < 0 || t < timeout))
 			timeout = t;
+		t = sd_cluster_tick(sd);
+		if (t >= 0 && (timeout < 0 || t < timeout))
+			timeout = t;
 		/* A safety net, not a tick: nothing here needs polling, but a
 		 * missed wake-up of libmicrohttpd's must not last. */
 		if (timeout < 0 || timeout > SD_LOOP_MAX_SLEEP_MS)
@@ -398,7 +410,8 @@ main(int argc, char **argv)
 	gethostname(sd.hostname, sizeof(sd.hostname) - 1);
 	sd.dp.fd = -1;
 	sd.dp.listen_fd = -1;
-	if (read_token(&sd) != 0 || load_state(&sd) != 0)
+	if (sd_cluster_init(&sd) != 0 || read_token(&sd) != 0 ||
+	    load_state(&sd) != 0)
 		return EXIT_FAILURE;
 	sd.epfd = epoll_create1(EPOLL_CLOEXEC);
 	sigfd = signals_fd();
@@ -419,6 +432,8 @@ main(int argc, char **argv)
 	ret = sd_dp_listen(&sd);
 	if (ret == 0)
 		ret = sd_api_start(&sd);
+	if (ret == 0)
+		ret = sd_cluster_start(&sd);
 	if (ret != 0) {
 		sd_api_stop(&sd);
 		return EXIT_FAILURE;
@@ -432,6 +447,7 @@ main(int argc, char **argv)
 	sd_dp_close(&sd, "sluiced is stopping");
 	sd_api_run(&sd);
 	sd_api_stop(&sd);
+	sd_cluster_stop(&sd);
 	if (sd.dp.listen_fd >= 0) {
 		close(sd.dp.listen_fd);
 		unlink(sd.opt.dp_socket);

@@ -105,12 +105,17 @@ sluiced_metrics(struct out *o, const struct sluiced *sd)
 	outf(o, "sluice_dataplane_connected %d\n", sd_dp_connected(sd));
 	help(o, "sluice_dataplane_in_sync", "gauge",
 	     "1 when the dataplane runs the desired generation");
-	outf(o, "sluice_dataplane_in_sync %d\n", sd_dp_connected(sd) &&
-	     sd->dp.has_policy &&
-	     sd->dp.policy_generation == sd->st.policy->generation);
+	outf(o, "sluice_dataplane_in_sync %d\n", sd_dp_in_sync(sd));
 	help(o, "sluice_cluster_degraded", "gauge",
 	     "1 while a clustered node cannot reach etcd");
-	outf(o, "sluice_cluster_degraded 0\n");
+	outf(o, "sluice_cluster_degraded %d\n", sd_cluster_degraded(sd));
+	help(o, "sluice_cluster_members", "gauge",
+	     "live cluster members this node knows (1 on a single node)");
+	outf(o, "sluice_cluster_members %zu\n", sd_cluster_n_members(sd));
+	help(o, "sluice_cluster_member_changes_total", "counter",
+	     "changes of the member set seen since start");
+	outf(o, "sluice_cluster_member_changes_total %llu\n",
+	     (unsigned long long)sd_cluster_changes(sd));
 	help(o, "sluice_config_applies_total", "counter",
 	     "changes of the desired state accepted since start");
 	outf(o, "sluice_config_applies_total %llu\n",

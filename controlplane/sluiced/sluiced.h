@@ -23,6 +23,8 @@
 #include "sluice/dp_proto.h"
 #include "sluice/policy.h"
 
+#include "cluster.h"
+
 #define SD_VERSION "0.1.0"
 #define SD_STATE_DIR_DEFAULT "/var/lib/sluice"
 #define SD_API_SOCKET_DEFAULT "/run/sluice/api.sock"
@@ -44,6 +46,7 @@ struct sd_options {
 	unsigned int max_conns;
 	unsigned int request_timeout;
 	unsigned int rate;
+	struct sd_cluster_opts cluster;	/* --etcd and friends (cluster.h) */
 };
 
 /* The desired state and its canonical text, always in step. */
@@ -69,7 +72,9 @@ struct sd_dplink {
 	long long pid;
 	bool has_policy;		/* what hello or the last push said */
 	uint64_t policy_generation;
+	char policy_digest[17];		/* of the text it runs */
 	uint64_t pushed_generation;	/* last push sent on this link */
+	char pushed_digest[17];
 	bool push_pending;
 	char last_error[512];		/* the last push the dataplane refused */
 	uint32_t next_seq;
@@ -85,6 +90,7 @@ struct sluiced {
 	struct sd_state st;
 	struct sd_dplink dp;
 	struct sd_api *api;
+	struct sd_cluster *cluster;	/* members, cluster groups */
 	int epfd;
 	time_t started;
 	char hostname[64];
@@ -168,6 +174,8 @@ void sd_dp_sync(struct sluiced *sd);
 int sd_dp_request(struct sluiced *sd, const char *type, json_t *msg,
 		  int timeout_ms, sd_dp_reply_fn *cb, void *ctx);
 bool sd_dp_connected(const struct sluiced *sd);
+/* The dataplane runs what sd_push_text() says (generation and digest). */
+bool sd_dp_in_sync(const struct sluiced *sd);
 void sd_dp_close(struct sluiced *sd, const char *why);
 
 /* ---- api.c ---- */

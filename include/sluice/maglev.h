@@ -53,6 +53,16 @@ struct sl_maglev_target {
 #define SL_MAGLEV_ID_MAX 256	/* bytes of an identity */
 
 /*
+ * The identity of a policy target, what it is rather than where it sits:
+ * "port:NAME", "vxlan:ADDR:VNI", "geneve:ADDR:VNI", "gre:ADDR:HASKEY:KEY".
+ * One function for the dataplane and sluiced (cluster tables), so both
+ * build the same table.  Writes at most size bytes with the NUL; returns
+ * the identity's length (without the NUL).
+ */
+size_t sl_maglev_target_identity(const struct sl_target *t, char *buf,
+				 size_t size);
+
+/*
  * Fill table[0..table_size) from targets[0..n).
  *
  * Every live (UP) target gets at least one entry and otherwise a share of

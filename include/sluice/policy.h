@@ -223,11 +223,21 @@ struct sl_target {
 	uint32_t key;		/* GRE */
 };
 
+/*
+ * A cluster group (cluster true) has no targets of its own in the
+ * operator's document: its targets are the live cluster members, which
+ * sluiced derives (docs/cluster.md) from member, one target per member
+ * with the member's underlay address as remote and its capacity as
+ * weight.  The document sluiced pushes to a dataplane carries the derived
+ * targets, so a cluster group may hold 0-256 targets.
+ */
 struct sl_group {
 	char *name;
 	uint32_t table_size;	/* Maglev table size, prime */
 	struct sl_target *targets;
 	size_t n_targets;
+	bool cluster;		/* targets are the live cluster members */
+	struct sl_target member; /* cluster: kind, vni, udp_port, key */
 };
 
 /*

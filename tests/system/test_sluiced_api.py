@@ -121,7 +121,9 @@ def test_status_reports_version_generation_dataplane_and_counts(sd):
     assert j["state_file"] == sd.state_path
     assert j["dataplane"] == {"connected": False, "pid": None, "policy_generation": None,
                               "in_sync": False, "last_error": None}
-    assert j["cluster"] == {"mode": "single", "degraded": False}
+    assert j["cluster"] == {"mode": "single", "degraded": False, "members": 1,
+                            "node_id": socket.gethostname(), "tables_digest": None,
+                            "tables": []}
     assert j["counts"] == {"ports": 2, "rules": 5, "routes": 2, "groups": 2}
     assert isinstance(j["uptime_s"], int) and j["uptime_s"] >= 0
 
