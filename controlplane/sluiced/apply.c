@@ -241,7 +241,9 @@ sd_apply(struct sluiced *sd, struct sl_policy *next, uint64_t if_generation,
 	SD_INFO("generation %llu in force (%zu rules, %zu routes, %zu "
 		"groups)", (unsigned long long)next->generation,
 		next->n_rules, next->n_routes, next->n_groups);
-	sd_dp_sync(sd);
+	/* Pushed from the event loop once the reply is on its way, so a
+	 * big push does not hold the acknowledgement back. */
+	sd->dp.sync_wanted = true;
 	return 0;
 fail:
 	if (diff_out != NULL) {

@@ -25,6 +25,7 @@
 #include "sluiced.h"
 
 #define SD_DP_WRITE_TIMEOUT_MS 30000
+#define SD_DP_SNDBUF (8 << 20)
 
 struct sd_dp_request {
 	uint32_t seq;
@@ -131,6 +132,13 @@ sd_dp_on_listen(struct sluiced *sd)
 		return;
 	if (sd->dp.fd >= 0)
 		sd_dp_close(sd, "a new dataplane connected");
+	/* Room for a big push in the socket, so the dataplane takes it in
+	 * a few reads; as root the system's limit does not apply. */
+	int sndbuf = SD_DP_SNDBUF;
+
+	if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &sndbuf,
+		       sizeof(sndbuf)) != 0)
+		setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf));
 	sd->dp.fd = fd;
 	sd->dp.next_seq = 1;
 	sd->dp.connects++;

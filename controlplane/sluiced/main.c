@@ -359,7 +359,13 @@ run_loop(struct sluiced *sd, int sigfd)
 {
 	for (;;) {
 		struct epoll_event ev[16];
-		int timeout = sd_api_run(sd), t = sd_dp_tick(sd), n;
+		int timeout = sd_api_run(sd), t, n;
+
+		if (sd->dp.sync_wanted) {
+			sd->dp.sync_wanted = false;
+			sd_dp_sync(sd);
+		}
+		t = sd_dp_tick(sd);
 
 		if (t >= 0 && (timeout < 0 || t < timeout))
 			timeout = t;

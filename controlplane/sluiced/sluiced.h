@@ -76,6 +76,7 @@ struct sd_dplink {
 	uint64_t pushed_generation;	/* last push sent on this link */
 	char pushed_digest[17];
 	bool push_pending;
+	bool sync_wanted;		/* sd_dp_sync() at the next loop turn */
 	char last_error[512];		/* the last push the dataplane refused */
 	uint32_t next_seq;
 	struct sd_dp_request *pending;	/* oldest first */
