@@ -23,13 +23,24 @@
  * before the firewall judges it; an accepted `new` packet with no flow
  * creates one; a dropped one leaves nothing behind.
  *
- * Verdicts: accept -> XDP_PASS (the kernel routes it), drop -> XDP_DROP.
- * The loader refuses what this program cannot do yet (replicate, steer)
- * and what XDP cannot do at all (payload rules).
+ * Verdicts: drop -> XDP_DROP.  accept -> XDP_PASS (the kernel routes the
+ * packet), or, with routing on (SL_XDP_CTL_ROUTE in sl_ctl.flags, which
+ * the loader sets), the program routes it itself: a lookup in the kernel
+ * FIB (bpf_fib_lookup: routes from `ip route`, FRR or BIRD, neighbours
+ * from the kernel's table), new MACs, TTL or hop limit down by one with an
+ * incremental checksum update, and XDP_REDIRECT through sl_tx to the
+ * egress interface.  Whatever the fast path does not handle exactly as the
+ * kernel would (TTL expiry, unresolved neighbour, local destination,
+ * fragmentation needed, IP options, ...) gets XDP_PASS, so that the
+ * kernel routes it, answers with the ICMP error or resolves the
+ * neighbour; sl_rt counts each reason.  The loader refuses what this
+ * program cannot do yet (replicate, steer) and what XDP cannot do at all
+ * (payload rules).
  *
  * Verifier notes are marked "verifier:" where the code is shaped for it.
  */
 #include <linux/bpf.h>
+#include <bpf/bpf_endian.h>
 #include <bpf/bpf_helpers.h>
 
 #include "sluice/conntrack.h"
@@ -44,6 +55,9 @@
 #define CT_IDX_ESTABLISHED 1
 #define CT_IDX_INVALID 3
 #define NSEC_PER_SEC 1000000000ull
+/* <sys/socket.h> values, without libc. */
+#define AF_INET 2
+#define AF_INET6 10
 
 #define ETH_HDR_LEN 14
 #define VLAN_TAG_LEN 4
@@ -202,6 +216,23 @@ struct {
 	__type(key, __u32);
 	__type(value, __u64);
 } sl_clock SEC(".maps");
+
+/* Routing: the interfaces a routed packet may leave by (the loader keeps
+ * here those the program is attached to; key and value: ifindex). */
+struct {
+	__uint(type, BPF_MAP_TYPE_DEVMAP_HASH);
+	__uint(max_entries, SL_XDP_TX_MAX);
+	__type(key, __u32);
+	__type(value, __u32);
+} sl_tx SEC(".maps");
+
+/* What routing did with accepted packets, per SL_XDP_RT_* reason. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, SL_XDP_RT_MAX);
+	__type(key, __u32);
+	__type(value, struct sl_xdp_counter);
+} sl_rt SEC(".maps");
 
 /* One slot, not per CPU: only single-threaded tests turn it on. */
 struct {
@@ -848,6 +879,164 @@ sl_ct_track(struct xdp_md *ctx, const struct pkt *p, struct ct_work *w,
 	return e->seen_reply ? CT_IDX_ESTABLISHED : CT_IDX_NEW;
 }
 
+/* ---- routing (bpf_fib_lookup, redirect through sl_tx) ---- */
+
+/*
+ * RFC 1624, eqn. 3, for a TTL one lower: rt_cksum_ttl_dec of
+ * dataplane/rewrite.h, whose comment shows that it equals a full
+ * recompute in every case, 0x0000 and 0xffff included
+ * (tests/unit/test_xdp_route.c checks every checksum value against it).
+ * Host order.
+ */
+static __always_inline __u16
+cksum_ttl_dec(__u16 hc)
+{
+	__u32 sum = (__u32)(__u16)~hc + 0xfeffu;
+
+	sum = (sum & 0xffff) + (sum >> 16);	/* below 0x1ff00: one fold */
+	return (__u16)~sum;
+}
+
+/* Whether a 20-byte IPv4 header sums to 0xffff (RFC 1071): the kernel
+ * drops one that does not (InHdrErrors), so XDP must not forward it. */
+static __always_inline int
+ipv4_csum_ok(const __u8 *h)
+{
+	__u32 sum = 0;
+
+#pragma unroll
+	for (int i = 0; i < IPV4_HDR_MIN; i += 2)
+		sum += be16(h + i);
+	sum = (sum & 0xffff) + (sum >> 16);
+	sum = (sum & 0xffff) + (sum >> 16);
+	return sum == 0xffff;
+}
+
+/* Addresses the kernel never forwards from or to, or only after checks
+ * the FIB lookup does not make (ip_route_input_slow): 0/8, 127/8,
+ * multicast, class E and broadcast. */
+static __always_inline int
+ipv4_martian(const __u8 *a)
+{
+	return a[0] == 0 || a[0] == 127 || a[0] >= 224;
+}
+
+/* Multicast, link-local (the kernel answers "beyond scope"), unspecified
+ * and loopback (ip6_forward). */
+static __always_inline int
+ipv6_special(const __u8 *a)
+{
+	if (a[0] == 0xff || (a[0] == 0xfe && (a[1] & 0xc0) == 0x80))
+		return 1;
+	return be64(a) == 0 && be64(a + 8) <= 1;
+}
+
+/*
+ * Route an accepted IP packet: returns SL_XDP_RT_ROUTED when the packet is
+ * rewritten and bpf_redirect_map has set its egress (the caller returns
+ * XDP_REDIRECT), else the reason it goes to the kernel untouched
+ * (XDP_PASS).  The FIB lookup is the kernel's input lookup (flags 0: FIB
+ * rules apply, with the ingress interface, TOS and L4 ports), so
+ * `ip route`, `ip rule`, FRR or BIRD decide; it also checks forwarding on
+ * the ingress interface, the egress MTU against the IP length, and the
+ * neighbour.
+ *
+ * verifier: a global function, verified once.  The packet pointers stay
+ * valid across bpf_fib_lookup and bpf_redirect_map (neither changes packet
+ * data), so the bound checked at the top covers the rewrite at the end.
+ */
+__noinline int
+sl_route(struct xdp_md *ctx, const struct pkt *p)
+{
+	void *data = (void *)(long)ctx->data;
+	void *data_end = (void *)(long)ctx->data_end;
+	struct bpf_fib_lookup fib;
+	__u8 *eth = data, *ip = eth + ETH_HDR_LEN;
+	__u16 hc;
+	long rc;
+
+	if (p == NULL)
+		return SL_XDP_RT_OTHER;
+	/* A tagged packet is for the VLAN's own interface, whose FIB view
+	 * (and egress tag) the lookup on the parent does not give. */
+	if (p->vlan != SL_XDP_VLAN_NONE || p->l3_off != ETH_HDR_LEN)
+		return SL_XDP_RT_SPECIAL;
+	__builtin_memset(&fib, 0, sizeof(fib));
+	fib.ifindex = ctx->ingress_ifindex;
+	fib.l4_protocol = p->proto;
+	fib.sport = bpf_htons(p->sport);
+	fib.dport = bpf_htons(p->dport);
+	if (p->family == 4) {
+		/* verifier: the parser checked these bytes through another
+		 * pointer; this cannot fail */
+		if ((void *)(ip + IPV4_HDR_MIN) > data_end)
+			return SL_XDP_RT_SPECIAL;
+		/* Options (router alert, source route) are the kernel's. */
+		if (ip[0] != 0x45 || !ipv4_csum_ok(ip) ||
+		    ipv4_martian(ip + 12) || ipv4_martian(ip + 16))
+			return SL_XDP_RT_SPECIAL;
+		if (ip[8] <= 1)
+			return SL_XDP_RT_TTL;
+		fib.family = AF_INET;
+		fib.tos = ip[1];
+		fib.tot_len = be16(ip + 2);	/* host order, for the MTU */
+		__builtin_memcpy(&fib.ipv4_src, ip + 12, 4);
+		__builtin_memcpy(&fib.ipv4_dst, ip + 16, 4);
+	} else {
+		__be32 flow;
+
+		if ((void *)(ip + IPV6_HDR_LEN) > data_end)
+			return SL_XDP_RT_SPECIAL;
+		/* Hop-by-hop options are for every router on the path. */
+		if (ip[6] == 0 || ipv6_special(ip + 8) || ipv6_special(ip + 24))
+			return SL_XDP_RT_SPECIAL;
+		if (ip[7] <= 1)
+			return SL_XDP_RT_TTL;
+		fib.family = AF_INET6;
+		__builtin_memcpy(&flow, ip, 4);
+		fib.flowinfo = flow & bpf_htonl(0x0fffffff);
+		fib.tot_len = IPV6_HDR_LEN + be16(ip + 4);
+		__builtin_memcpy(fib.ipv6_src, ip + 8, 16);
+		__builtin_memcpy(fib.ipv6_dst, ip + 24, 16);
+	}
+
+	rc = bpf_fib_lookup(ctx, &fib, sizeof(fib), 0);
+	switch (rc) {
+	case BPF_FIB_LKUP_RET_SUCCESS:
+		break;
+	case BPF_FIB_LKUP_RET_NO_NEIGH:
+		return SL_XDP_RT_NO_NEIGH;
+	case BPF_FIB_LKUP_RET_NOT_FWDED:
+		return SL_XDP_RT_NOT_FWDED;
+	case BPF_FIB_LKUP_RET_FRAG_NEEDED:
+		return SL_XDP_RT_FRAG_NEEDED;
+	case BPF_FIB_LKUP_RET_BLACKHOLE:
+	case BPF_FIB_LKUP_RET_UNREACHABLE:
+	case BPF_FIB_LKUP_RET_PROHIBIT:
+		return SL_XDP_RT_UNREACHABLE;
+	case BPF_FIB_LKUP_RET_FWD_DISABLED:
+		return SL_XDP_RT_FWD_DISABLED;
+	default:
+		return SL_XDP_RT_OTHER;
+	}
+	/* An egress the program is not attached to is not in sl_tx: the low
+	 * bits of the flags are the action on a miss.  Nothing is written
+	 * before this, so a missed packet goes to the kernel as it came. */
+	if (bpf_redirect_map(&sl_tx, fib.ifindex, XDP_PASS) != XDP_REDIRECT)
+		return SL_XDP_RT_NO_EGRESS;
+	__builtin_memcpy(eth, fib.dmac, 6);
+	__builtin_memcpy(eth + 6, fib.smac, 6);
+	if (p->family == 4) {
+		ip[8]--;
+		hc = cksum_ttl_dec(be16(ip + 10));
+		ip[10] = (__u8)(hc >> 8);
+		ip[11] = (__u8)hc;
+	} else {
+		ip[7]--;
+	}
+	return SL_XDP_RT_ROUTED;
+}
+
 static __always_inline void
 count_drop(__u32 reason, __u64 len)
 {
@@ -860,7 +1049,18 @@ count_drop(__u32 reason, __u64 len)
 }
 
 static __always_inline void
-count_port(__u32 ifindex, __u64 len, int passed)
+count_rt(__u32 why, __u64 len)
+{
+	struct sl_xdp_counter *c = bpf_map_lookup_elem(&sl_rt, &why);
+
+	if (c != NULL) {
+		c->packets++;
+		c->bytes += len;
+	}
+}
+
+static __always_inline void
+count_port(__u32 ifindex, __u64 len, int verdict)
 {
 	struct sl_xdp_port_counter *c = bpf_map_lookup_elem(&sl_ports, &ifindex);
 
@@ -876,14 +1076,16 @@ count_port(__u32 ifindex, __u64 len, int passed)
 	}
 	c->rx_packets++;
 	c->rx_bytes += len;
-	if (passed)
+	if (verdict == XDP_PASS)
 		c->passed++;
+	else if (verdict == XDP_REDIRECT)
+		c->routed++;
 	else
 		c->dropped++;
 }
 
 static __always_inline void
-record(__u32 rule, __u32 reason, __u32 action)
+record(__u32 rule, __u32 reason, __u32 action, __u32 route)
 {
 	__u32 zero = 0;
 	struct sl_xdp_verdict *v;
@@ -895,6 +1097,7 @@ record(__u32 rule, __u32 reason, __u32 action)
 		v->rule = rule;
 		v->reason = (__u8)reason;
 		v->action = (__u8)action;
+		v->route = (__u8)route;
 	}
 }
 
@@ -911,19 +1114,19 @@ sluice_xdp(struct xdp_md *ctx)
 	struct sl_xdp_counter *rc;
 	struct sl_xdp_ctl *ctl;
 	void *rules, *rcnt;
-	__u32 zero = 0, set, r, reason = 0;
+	__u32 zero = 0, set, r, reason = 0, route = SL_XDP_RT_NONE;
 	int verdict = XDP_PASS;
 
 	p.len = (__u32)(data_end - data);
 	reason = parse_frame(ctx, data, data_end, &p);
 	if (reason != 0) {
 		count_drop(reason, p.len);
-		record(SL_XDP_NO_RULE, reason, 0);
+		record(SL_XDP_NO_RULE, reason, 0, SL_XDP_RT_NONE);
 		verdict = XDP_DROP;
 		goto out;
 	}
 	if (p.family == 0) {
-		record(SL_XDP_NO_RULE, 0, 0);	/* not IP: not judged */
+		record(SL_XDP_NO_RULE, 0, 0, SL_XDP_RT_NONE);	/* not IP: not judged */
 		goto out;
 	}
 
@@ -932,7 +1135,7 @@ sluice_xdp(struct xdp_md *ctx)
 		goto out;
 	set = ctl->active & 1;
 	if (ctl->set[set].state != SL_XDP_SET_READY) {
-		record(SL_XDP_NO_RULE, 0, 0);	/* no policy yet */
+		record(SL_XDP_NO_RULE, 0, 0, SL_XDP_RT_NONE);	/* no policy yet */
 		goto out;
 	}
 	rules = bpf_map_lookup_elem(&sl_rules, &set);
@@ -960,9 +1163,15 @@ sluice_xdp(struct xdp_md *ctx)
 	if (reason != 0) {
 		count_drop(reason, p.len);
 		verdict = XDP_DROP;
+	} else {
+		route = ctl->flags & SL_XDP_CTL_ROUTE ? sl_route(ctx, &p)
+						      : SL_XDP_RT_OFF;
+		count_rt(route, p.len);
+		if (route == SL_XDP_RT_ROUTED)
+			verdict = XDP_REDIRECT;
 	}
-	record(r, reason, rule->action);
+	record(r, reason, rule->action, route);
 out:
-	count_port(ifindex, p.len, verdict == XDP_PASS);
+	count_port(ifindex, p.len, verdict);
 	return verdict;
 }

@@ -2,14 +2,17 @@
 /*
  * sluice-xdp: run the XDP datapath without sluiced.
  *
- *   sluice-xdp attach --dev IF --policy FILE [--generic]
- *   sluice-xdp update --policy FILE
+ *   sluice-xdp attach --dev IF --policy FILE [--generic] [--route MODE]
+ *   sluice-xdp update [--policy FILE] [--route MODE]
  *   sluice-xdp stats [--json]
  *   sluice-xdp detach --dev IF
  *
  * Everything is pinned under --pin-root (default /sys/fs/bpf/sluice), so
  * the program keeps filtering after the tool exits and every later call
- * adopts it.  Exit status: 0 done, 1 refused or failed (a message on
+ * adopts it.  --route fib: accepted packets are routed in XDP through the
+ * kernel FIB; --route pass: they get XDP_PASS and the kernel routes them
+ * (a fresh program's mode; the mode is kept in the pinned maps).
+ * Exit status: 0 done, 1 refused or failed (a message on
  * stderr says why), 2 usage.
  */
 #include <dirent.h>
@@ -35,6 +38,7 @@ struct args {
 	const char *policy;
 	const char *pin_root;
 	bool generic;
+	int route;		/* -1: leave as is, 0: pass, 1: fib */
 	bool json;
 	bool verbose;
 };
@@ -55,11 +59,12 @@ static const struct command {
 	const char *help;
 } commands[] = {
 	{ "attach", cmd_attach, true, true,
-	  "attach --dev IF --policy FILE [--generic]: load (or adopt) the "
-	  "program, apply the policy, attach to IF" },
-	{ "update", cmd_update, false, true,
-	  "update --policy FILE: switch the attached program to a new policy "
-	  "atomically" },
+	  "attach --dev IF --policy FILE [--generic] [--route fib|pass]: load "
+	  "(or adopt) the program, apply the policy, attach to IF" },
+	{ "update", cmd_update, false, false,
+	  "update [--policy FILE] [--route fib|pass]: switch the attached "
+	  "program to a new policy atomically, and/or routing in XDP (fib) "
+	  "or by the kernel (pass)" },
 	{ "stats", cmd_stats, false, false,
 	  "stats [--json]: rule, drop-reason and interface counters" },
 	{ "detach", cmd_detach, true, false,
@@ -71,6 +76,7 @@ static const struct option options[] = {
 	{ "policy", required_argument, NULL, 'p' },
 	{ "pin-root", required_argument, NULL, 'r' },
 	{ "generic", no_argument, NULL, 'g' },
+	{ "route", required_argument, NULL, 'R' },
 	{ "json", no_argument, NULL, 'j' },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
@@ -159,6 +165,22 @@ apply(struct sl_xdp *x, const struct sl_policy *p)
 	return 0;
 }
 
+/* --route, when given: after the policy (attach, update), so that routing
+ * starts with the new policy in place. */
+static int
+set_route(struct sl_xdp *x, const struct args *a)
+{
+	char err[512];
+
+	if (a->route < 0)
+		return 0;
+	if (sl_xdp_set_routing(x, a->route == 1, err, sizeof(err)) != 0) {
+		fprintf(stderr, "sluice-xdp: %s\n", err);
+		return 1;
+	}
+	return 0;
+}
+
 static int
 cmd_attach(const struct args *a)
 {
@@ -174,7 +196,7 @@ cmd_attach(const struct args *a)
 	if (x == NULL)
 		goto out;
 	/* The policy first: the first packet after attach is judged. */
-	if (apply(x, p) != 0)
+	if (apply(x, p) != 0 || set_route(x, a) != 0)
 		goto out;
 	if (sl_xdp_attach(x, a->dev, a->generic, &mode, err, sizeof(err)) != 0) {
 		fprintf(stderr, "sluice-xdp: %s\n", err);
@@ -193,17 +215,32 @@ out:
 static int
 cmd_update(const struct args *a)
 {
-	struct sl_policy *p = load_policy(a->policy);
+	struct sl_policy *p = NULL;
 	struct sl_xdp *x;
 	int rc = 1;
 
-	if (p == NULL)
+	if (a->policy == NULL && a->route < 0) {
+		fprintf(stderr, "sluice-xdp update: give --policy, --route or "
+			"both\n");
+		return 2;
+	}
+	if (a->policy != NULL && (p = load_policy(a->policy)) == NULL)
 		return 1;
 	x = open_xdp(a, true, p);
-	if (x != NULL && apply(x, p) == 0) {
+	if (x == NULL)
+		goto out;
+	if (p != NULL) {
+		if (apply(x, p) != 0)
+			goto out;
 		printf("policy applied, %zu rules\n", p->n_rules);
-		rc = 0;
 	}
+	if (set_route(x, a) != 0)
+		goto out;
+	if (a->route >= 0)
+		printf("routing: %s\n", a->route ? "fib (in XDP)"
+						 : "pass (by the kernel)");
+	rc = 0;
+out:
 	sl_xdp_close(x);
 	sl_policy_free(p);
 	return rc;
@@ -221,7 +258,8 @@ static void
 print_json(const struct sl_xdp_stats *s)
 {
 	json_t *root = json_object(), *rules = json_array(),
-	       *drops = json_object(), *ports = json_array();
+	       *drops = json_object(), *ports = json_array(),
+	       *route = json_object();
 	char name[IF_NAMESIZE];
 	char *text;
 
@@ -239,14 +277,23 @@ print_json(const struct sl_xdp_stats *s)
 		json_object_set_new(drops, sl_drop_reason_name(r),
 				    json_integer((json_int_t)s->drops[r].packets));
 	json_object_set_new(root, "drops", drops);
+	json_object_set_new(root, "routing",
+			    json_string(s->routing ? "fib" : "pass"));
+	for (unsigned int r = 0; r < SL_XDP_RT_MAX; r++)
+		json_object_set_new(route, sl_xdp_rt_reason_name(r),
+			json_pack("{s:I, s:I}",
+				  "packets", (json_int_t)s->route[r].packets,
+				  "bytes", (json_int_t)s->route[r].bytes));
+	json_object_set_new(root, "route", route);
 	for (size_t i = 0; i < s->n_ports; i++)
-		json_array_append_new(ports, json_pack("{s:i, s:s, s:I, s:I, s:I, s:I}",
+		json_array_append_new(ports, json_pack("{s:i, s:s, s:I, s:I, s:I, s:I, s:I}",
 			"ifindex", (int)s->ports[i].ifindex,
 			"name", ifname_of(s->ports[i].ifindex, name),
 			"rx_packets", (json_int_t)s->ports[i].rx_packets,
 			"rx_bytes", (json_int_t)s->ports[i].rx_bytes,
 			"passed", (json_int_t)s->ports[i].passed,
-			"dropped", (json_int_t)s->ports[i].dropped));
+			"dropped", (json_int_t)s->ports[i].dropped,
+			"routed", (json_int_t)s->ports[i].routed));
 	json_object_set_new(root, "ports", ports);
 	text = json_dumps(root, JSON_INDENT(2));
 	printf("%s\n", text);
@@ -277,15 +324,22 @@ print_text(const struct sl_xdp_stats *s)
 		if (s->drops[r].packets != 0)
 			printf("%-24s %14llu\n", sl_drop_reason_name(r),
 			       (unsigned long long)s->drops[r].packets);
-	printf("\n%-16s %14s %16s %14s %14s\n", "INTERFACE", "RX_PACKETS",
-	       "RX_BYTES", "PASSED", "DROPPED");
+	printf("\nrouting: %s\n%-24s %14s\n", s->routing ?
+	       "fib (in XDP)" : "pass (by the kernel)", "ROUTE", "PACKETS");
+	for (unsigned int r = 0; r < SL_XDP_RT_MAX; r++)
+		if (s->route[r].packets != 0)
+			printf("%-24s %14llu\n", sl_xdp_rt_reason_name(r),
+			       (unsigned long long)s->route[r].packets);
+	printf("\n%-16s %14s %16s %14s %14s %14s\n", "INTERFACE",
+	       "RX_PACKETS", "RX_BYTES", "PASSED", "DROPPED", "ROUTED");
 	for (size_t i = 0; i < s->n_ports; i++)
-		printf("%-16s %14llu %16llu %14llu %14llu\n",
+		printf("%-16s %14llu %16llu %14llu %14llu %14llu\n",
 		       ifname_of(s->ports[i].ifindex, name),
 		       (unsigned long long)s->ports[i].rx_packets,
 		       (unsigned long long)s->ports[i].rx_bytes,
 		       (unsigned long long)s->ports[i].passed,
-		       (unsigned long long)s->ports[i].dropped);
+		       (unsigned long long)s->ports[i].dropped,
+		       (unsigned long long)s->ports[i].routed);
 }
 
 static int
@@ -364,7 +418,7 @@ cmd_detach(const struct args *a)
 int
 main(int argc, char **argv)
 {
-	struct args a = { .pin_root = SL_XDP_PIN_ROOT_DEFAULT };
+	struct args a = { .pin_root = SL_XDP_PIN_ROOT_DEFAULT, .route = -1 };
 	const struct command *cmd = NULL;
 	int c;
 
@@ -385,12 +439,23 @@ main(int argc, char **argv)
 		return 2;
 	}
 	optind = 2;
-	while ((c = getopt_long(argc, argv, "d:p:r:gjvh", options, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "d:p:r:gR:jvh", options, NULL)) != -1) {
 		switch (c) {
 		case 'd': a.dev = optarg; break;
 		case 'p': a.policy = optarg; break;
 		case 'r': a.pin_root = optarg; break;
 		case 'g': a.generic = true; break;
+		case 'R':
+			if (strcmp(optarg, "fib") == 0) {
+				a.route = 1;
+			} else if (strcmp(optarg, "pass") == 0) {
+				a.route = 0;
+			} else {
+				fprintf(stderr, "sluice-xdp: --route takes fib "
+					"or pass, not '%s'\n", optarg);
+				return 2;
+			}
+			break;
 		case 'j': a.json = true; break;
 		case 'v': a.verbose = true; break;
 		case 'h': usage(stdout); return 0;

@@ -40,7 +40,9 @@
 	_(PORTS, "sl_ports")                                                   \
 	_(CT, "sl_ct")                                                         \
 	_(CLOCK, "sl_clock")                                                   \
-	_(LAST, "sl_last")
+	_(LAST, "sl_last")                                                     \
+	_(TX, "sl_tx")                                                         \
+	_(RT, "sl_rt")
 
 enum {
 #define MAP_ENUM_(e, name) M_##e,
@@ -107,6 +109,9 @@ struct sl_xdp {
 	unsigned int n_links;
 	int ncpus;
 };
+
+static int read_ctl(const struct sl_xdp *x, struct sl_xdp_ctl *ctl);
+static int write_ctl(const struct sl_xdp *x, const struct sl_xdp_ctl *ctl);
 
 static void
 errf(char *err, size_t size, const char *fmt, ...)
@@ -363,6 +368,24 @@ mode_of(unsigned int ifindex)
 	return SL_XDP_MODE_NATIVE;
 }
 
+/* Routed packets may leave by every interface the program is attached
+ * to: sl_tx holds exactly those (xdp_maps.h). */
+static int
+tx_add(const struct sl_xdp *x, unsigned int ifindex, const char *ifname,
+       char *err, size_t err_size)
+{
+	uint32_t key = ifindex, val = ifindex;
+
+	if (bpf_map_update_elem(x->map_fd[M_TX], &key, &val, 0) != 0) {
+		int ret = -errno;
+
+		errf(err, err_size, "cannot add %s to the egress map sl_tx: %s",
+		     ifname, strerror(-ret));
+		return ret;
+	}
+	return 0;
+}
+
 /* A link pinned by an earlier sluice for this interface: keep it, and
  * point it at this handle's program when it runs another (an upgrade). */
 static int
@@ -395,6 +418,10 @@ adopt_link(struct sl_xdp *x, const char *path, const char *ifname,
 	}
 	if (mode != NULL)
 		*mode = mode_of(ifindex);
+	if (tx_add(x, ifindex, ifname, err, err_size) != 0) {
+		close(fd);
+		return -EIO;
+	}
 	if (x->n_links < LINKS_MAX) {
 		snprintf(x->links[x->n_links].ifname, IF_NAMESIZE, "%s", ifname);
 		x->links[x->n_links++].fd = fd;
@@ -471,6 +498,13 @@ sl_xdp_attach(struct sl_xdp *x, const char *ifname, bool generic_only,
 		close(fd);
 		return ret;
 	}
+	if (tx_add(x, ifindex, ifname, err, err_size) != 0) {
+		if (x->pin_root[0] != '\0')
+			unlink(path);
+		bpf_link_detach(fd);
+		close(fd);
+		return -EIO;
+	}
 	snprintf(x->links[x->n_links].ifname, IF_NAMESIZE, "%s", ifname);
 	x->links[x->n_links++].fd = fd;
 	if (mode != NULL)
@@ -508,10 +542,49 @@ sl_xdp_detach(struct sl_xdp *x, const char *ifname, char *err,
 			close(fd);
 		return -ENOENT;
 	}
+	/* Out of sl_tx first: routing to it stops (those packets pass to
+	 * the kernel) before the program leaves it. */
+	{
+		uint32_t key = if_nametoindex(ifname);
+
+		if (key != 0)
+			bpf_map_delete_elem(x->map_fd[M_TX], &key);
+	}
 	/* Detach now, whoever else holds the link. */
 	bpf_link_detach(fd);
 	close(fd);
 	return 0;
+}
+
+/* ---- routing ---- */
+
+int
+sl_xdp_set_routing(struct sl_xdp *x, bool on, char *err, size_t err_size)
+{
+	struct sl_xdp_ctl ctl;
+	int ret = read_ctl(x, &ctl);
+
+	if (ret == 0) {
+		if (on)
+			ctl.flags |= SL_XDP_CTL_ROUTE;
+		else
+			ctl.flags &= ~SL_XDP_CTL_ROUTE;
+		ret = write_ctl(x, &ctl);
+	}
+	if (ret != 0)
+		errf(err, err_size, "cannot write sl_ctl: %s", strerror(-ret));
+	return ret;
+}
+
+int
+sl_xdp_routing(struct sl_xdp *x, bool *on)
+{
+	struct sl_xdp_ctl ctl;
+	int ret = read_ctl(x, &ctl);
+
+	if (ret == 0)
+		*on = (ctl.flags & SL_XDP_CTL_ROUTE) != 0;
+	return ret;
 }
 
 /* ---- policy ---- */
@@ -851,6 +924,7 @@ sl_xdp_apply(struct sl_xdp *x, const struct sl_policy *p,
 		.n_words = (img->n_rules + 63) / 64,
 		.ct_enabled = p->settings.ct_enabled,
 		.generation = img->generation,
+		.flow_hash_seed = p->settings.flow_hash_seed,
 	};
 	set_ct_timeouts(&ctl.set[next], &p->settings.ct_timeouts);
 	ret = write_ctl(x, &ctl);
@@ -930,6 +1004,7 @@ read_ports(const struct sl_xdp *x, struct sl_xdp_stats *s)
 			ps->rx_bytes += v[c].rx_bytes;
 			ps->passed += v[c].passed;
 			ps->dropped += v[c].dropped;
+			ps->routed += v[c].routed;
 		}
 	}
 	return 0;
@@ -950,6 +1025,9 @@ sl_xdp_stats_read(struct sl_xdp *x, struct sl_xdp_stats **out)
 		goto fail;
 	for (uint32_t r = 0; r < SL_DROP_MAX; r++)
 		read_percpu(x, x->map_fd[M_DROPS], r, &s->drops[r]);
+	for (uint32_t r = 0; r < SL_XDP_RT_MAX; r++)
+		read_percpu(x, x->map_fd[M_RT], r, &s->route[r]);
+	s->routing = (ctl.flags & SL_XDP_CTL_ROUTE) != 0;
 	ret = read_ports(x, s);
 	if (ret != 0)
 		goto fail;
@@ -989,6 +1067,15 @@ int
 sl_xdp_test_run(struct sl_xdp *x, const void *pkt, uint32_t len,
 		uint32_t ingress_ifindex, struct sl_xdp_test_result *res)
 {
+	return sl_xdp_test_run_frame(x, pkt, len, ingress_ifindex, NULL, 0,
+				     NULL, res);
+}
+
+int
+sl_xdp_test_run_frame(struct sl_xdp *x, const void *pkt, uint32_t len,
+		      uint32_t ingress_ifindex, void *out, uint32_t out_size,
+		      uint32_t *out_len, struct sl_xdp_test_result *res)
+{
 	struct xdp_md ctx = {
 		.data = 0,
 		.data_end = len,
@@ -999,12 +1086,16 @@ sl_xdp_test_run(struct sl_xdp *x, const void *pkt, uint32_t len,
 		    .data_size_in = len,
 		    .ctx_in = &ctx,
 		    .ctx_size_in = sizeof(ctx),
+		    .data_out = out,
+		    .data_size_out = out_size,
 		    .repeat = 1);
 	uint32_t zero = 0;
 
 	memset(res, 0, sizeof(*res));
 	if (bpf_prog_test_run_opts(x->prog_fd, &o) != 0)
 		return -errno;
+	if (out_len != NULL)
+		*out_len = o.data_size_out;
 	res->xdp_action = o.retval;
 	if (bpf_map_lookup_elem(x->map_fd[M_LAST], &zero, &res->v) != 0)
 		return -errno;
@@ -1037,4 +1128,16 @@ sl_xdp_ct_flush(struct sl_xdp *x)
 	if (prev != NULL)
 		bpf_map_delete_elem(x->map_fd[M_CT], &key);
 	return 0;
+}
+
+const char *
+sl_xdp_rt_reason_name(unsigned int reason)
+{
+	static const char *const names[SL_XDP_RT_MAX] = {
+#define RT_NAME_(e, name) [SL_XDP_RT_##e] = name,
+		SL_XDP_RT_REASONS(RT_NAME_)
+#undef RT_NAME_
+	};
+
+	return reason < SL_XDP_RT_MAX ? names[reason] : "?";
 }

@@ -84,6 +84,19 @@ int sl_xdp_detach(struct sl_xdp *x, const char *ifname, char *err,
 		  size_t err_size);
 
 /*
+ * Routing (docs/xdp.md, "Routing"): on, the program routes accepted IP
+ * packets itself through the kernel FIB (bpf_fib_lookup) and redirects
+ * them to the egress interface when the program is attached there;
+ * off (the state of a fresh program), accepted packets get XDP_PASS and
+ * the kernel routes them.  The setting lives in the pinned sl_ctl, so it
+ * outlives the handle and a policy switch keeps it.  Attaching adds the
+ * interface to the egress map sl_tx, detaching removes it.
+ */
+int sl_xdp_set_routing(struct sl_xdp *x, bool on, char *err,
+		       size_t err_size);
+int sl_xdp_routing(struct sl_xdp *x, bool *on);
+
+/*
  * Write a policy and switch to it atomically.  ifindex_of[i] is the
  * interface of policy port i (0: not on this host); NULL resolves each
  * port by its name (if_nametoindex).  Refuses what the backend cannot
@@ -101,7 +114,7 @@ struct sl_xdp_rule_stats {
 
 struct sl_xdp_port_stats {
 	uint32_t ifindex;
-	uint64_t rx_packets, rx_bytes, passed, dropped;
+	uint64_t rx_packets, rx_bytes, passed, dropped, routed;
 };
 
 struct sl_xdp_stats {
@@ -110,6 +123,8 @@ struct sl_xdp_stats {
 	uint32_t n_rules;
 	struct sl_xdp_rule_stats *rules;	/* n_rules + 1: last = default */
 	struct sl_xdp_counter drops[SL_DROP_MAX];
+	bool routing;				/* sl_xdp_routing() */
+	struct sl_xdp_counter route[SL_XDP_RT_MAX]; /* by SL_XDP_RT_* */
 	struct sl_xdp_port_stats *ports;
 	size_t n_ports;
 };
@@ -120,12 +135,22 @@ void sl_xdp_stats_free(struct sl_xdp_stats *s);
 
 /* One packet through BPF_PROG_TEST_RUN, for tests. */
 struct sl_xdp_test_result {
-	uint32_t xdp_action;	/* XDP_PASS, XDP_DROP */
+	uint32_t xdp_action;	/* XDP_PASS, XDP_DROP, XDP_REDIRECT */
 	struct sl_xdp_verdict v; /* valid with opts.last_verdict */
 };
 
 int sl_xdp_test_run(struct sl_xdp *x, const void *pkt, uint32_t len,
 		    uint32_t ingress_ifindex, struct sl_xdp_test_result *res);
+
+/* The same, and the frame as the program left it in out (out_size bytes
+ * of room; *out_len: its length). */
+int sl_xdp_test_run_frame(struct sl_xdp *x, const void *pkt, uint32_t len,
+			  uint32_t ingress_ifindex, void *out,
+			  uint32_t out_size, uint32_t *out_len,
+			  struct sl_xdp_test_result *res);
+
+/* The name of an SL_XDP_RT_* reason in stats ("routed", "no_neigh"). */
+const char *sl_xdp_rt_reason_name(unsigned int reason);
 
 /* The time (ns) a program opened with opts.test_clock sees. */
 int sl_xdp_set_test_clock(struct sl_xdp *x, uint64_t ns);

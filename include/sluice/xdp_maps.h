@@ -42,6 +42,14 @@
  * SL_XDP_A4_PTR | c: then chunk c, at SL_XDP_A4_CHUNKS + 256 * c, is
  * indexed by the third byte, and may point once more to a chunk indexed by
  * the fourth.  The map is sized to the policy (BPF_F_INNER_MAP).
+ *
+ * Routing (not per set; docs/xdp.md, "Routing"): with SL_XDP_CTL_ROUTE in
+ * sl_ctl.flags an accepted IP packet is looked up in the kernel FIB
+ * (bpf_fib_lookup) and redirected through sl_tx, a DEVMAP_HASH keyed and
+ * valued by ifindex that holds the interfaces the program is attached to;
+ * sl_rt counts, per CPU, what routing did with each accepted packet
+ * (SL_XDP_RT_*).  Without the flag accepted packets get XDP_PASS and the
+ * kernel routes them.
  */
 #ifndef SLUICE_XDP_MAPS_H
 #define SLUICE_XDP_MAPS_H
@@ -96,6 +104,43 @@
  * not IP). */
 #define SL_XDP_NO_RULE		0xffffffffu
 
+/* sl_ctl.flags */
+#define SL_XDP_CTL_ROUTE	0x1u	/* route accepted packets in XDP */
+
+/* sl_last.route of a packet no rule accepted (dropped, not IP). */
+#define SL_XDP_RT_NONE		0xffu
+
+/* Interfaces sl_tx can hold: those the program is attached to. */
+#define SL_XDP_TX_MAX		256
+
+/*
+ * What routing did with an accepted IP packet: index into sl_rt.  Every
+ * reason but ROUTED is XDP_PASS, so that the kernel routes the packet (and
+ * sends the ICMP error, resolves the neighbour, fragments).
+ * _(enum suffix, name in stats)
+ */
+#define SL_XDP_RT_REASONS(_)                                                   \
+	_(ROUTED, "routed")		/* redirected to the FIB's egress */   \
+	_(OFF, "off")			/* routing off (SL_XDP_CTL_ROUTE) */   \
+	_(TTL, "ttl_expired")		/* TTL or hop limit <= 1 */            \
+	_(NO_NEIGH, "no_neigh")		/* next hop's MAC not known yet */     \
+	_(NOT_FWDED, "not_forwarded")	/* local, broadcast, no route */       \
+	_(FRAG_NEEDED, "frag_needed")	/* longer than the egress MTU */       \
+	_(UNREACHABLE, "unreachable")	/* blackhole/unreachable/prohibit */   \
+	_(FWD_DISABLED, "fwd_disabled")	/* forwarding off on ingress */        \
+	_(NO_EGRESS, "no_egress")	/* egress not in sl_tx (not attached) */ \
+	_(SPECIAL, "special")		/* VLAN, IPv4 options or bad checksum, \
+					   martian or link-local address, \
+					   IPv6 hop-by-hop */                  \
+	_(OTHER, "other")		/* any other FIB answer */
+
+enum sl_xdp_rt_reason {
+#define SL_XDP_RT_ENUM_(e, name) SL_XDP_RT_##e,
+	SL_XDP_RT_REASONS(SL_XDP_RT_ENUM_)
+#undef SL_XDP_RT_ENUM_
+	SL_XDP_RT_MAX
+};
+
 /* Pin names under the pin root (/sys/fs/bpf/sluice by default). */
 #define SL_XDP_PIN_ROOT_DEFAULT	"/sys/fs/bpf/sluice"
 #define SL_XDP_PIN_PROG		"prog"
@@ -129,6 +174,10 @@ struct sl_xdp_set_cfg {
 	/* seconds a flow of (class, state) lives after its last packet;
 	 * 0: it is gone at once (states a class never takes) */
 	__u32 ct_timeout[SL_XDP_CT_CLASSES][SL_XDP_CT_STATES];
+	/* settings.flow_hash_seed: the seed of sl_xdp_flow_hash
+	 * (sluice/xdp_flow_hash.h), the DPDK path's, for steer and
+	 * replicate */
+	__u64 flow_hash_seed;
 };
 
 /* The symmetric flow key: struct sl_flow_key (sluice/flow_key.h) byte for
@@ -154,7 +203,7 @@ struct sl_xdp_ct_entry {
 
 struct sl_xdp_ctl {
 	__u32 active;		/* 0 or 1: the set packets use */
-	__u32 pad;
+	__u32 flags;		/* SL_XDP_CTL_*, for both sets */
 	struct sl_xdp_set_cfg set[2];
 };
 
@@ -166,8 +215,9 @@ struct sl_xdp_counter {
 struct sl_xdp_port_counter {
 	__u64 rx_packets;
 	__u64 rx_bytes;
-	__u64 passed;
-	__u64 dropped;
+	__u64 passed;		/* XDP_PASS */
+	__u64 dropped;		/* XDP_DROP */
+	__u64 routed;		/* XDP_REDIRECT (routed in XDP) */
 };
 
 /* The last verdict of each CPU, kept only when the program was loaded with
@@ -176,7 +226,8 @@ struct sl_xdp_verdict {
 	__u32 rule;		/* index; n_rules: default; SL_XDP_NO_RULE */
 	__u8 reason;		/* enum sl_drop_reason */
 	__u8 action;		/* enum sl_action_type of the rule, or 0 */
-	__u8 pad[2];
+	__u8 route;		/* enum sl_xdp_rt_reason, or SL_XDP_RT_NONE */
+	__u8 pad;
 };
 
 #endif /* SLUICE_XDP_MAPS_H */
