@@ -60,6 +60,8 @@ struct sd_api {
 	struct sd_listener l[SD_LISTENERS_MAX];
 	unsigned int n;
 	struct sd_api_counters counters;
+	const char *etag;	/* the reply being sent names this, not the
+				 * generation (send_call) */
 };
 
 /* One request, from its first byte to its completion. */
@@ -355,8 +357,11 @@ send_body(struct sd_api *api, struct MHD_Connection *conn,
 	/* The generation is for those allowed to read it: not on a refusal
 	 * before authentication or under the rate limit. */
 	if (status != 401 && status != 429) {
-		snprintf(etag, sizeof(etag), "\"%llu\"",
-			 (unsigned long long)api->sd->st.policy->generation);
+		if (api->etag != NULL)
+			snprintf(etag, sizeof(etag), "\"%s\"", api->etag);
+		else
+			snprintf(etag, sizeof(etag), "\"%llu\"", (unsigned long
+				 long)api->sd->st.policy->generation);
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_ETAG, etag);
 	}
 	if (status == 401)
@@ -432,8 +437,22 @@ send_error(struct sd_api *api, struct MHD_Connection *conn,
 	return send_json(api, conn, e->status, j, allow);
 }
 
+static enum MHD_Result send_call_body(struct sd_api *api, struct sd_call *c);
+
+/* The reply of a handler; its ETag is c->etag when it set one. */
 static enum MHD_Result
 send_call(struct sd_api *api, struct sd_call *c)
+{
+	enum MHD_Result ret;
+
+	api->etag = c->etag[0] != '\0' ? c->etag : NULL;
+	ret = send_call_body(api, c);
+	api->etag = NULL;
+	return ret;
+}
+
+static enum MHD_Result
+send_call_body(struct sd_api *api, struct sd_call *c)
 {
 	if (c->failed)
 		return send_error(api, c->conn, &c->err, NULL);
@@ -464,9 +483,23 @@ on_dp_reply(void *ctx, json_t *reply, const char *body, size_t body_len,
 	struct sd_req *req = ctx;
 	struct sd_call *c = &req->call;
 
+	c->done(c, reply, body, body_len, error);
+	sd_resume(c);
+}
+
+void
+sd_suspend(struct sd_call *c)
+{
+	c->deferred = true;
+}
+
+void
+sd_resume(struct sd_call *c)
+{
+	struct sd_req *req = (struct sd_req *)((char *)c -
+					       offsetof(struct sd_req, call));
 	struct sd_conn *sc = conn_of(c->conn);
 
-	c->done(c, reply, body, body_len, error);
 	req->resumed = true;
 	if (sc != NULL) {
 		sc->busy = false;
@@ -644,7 +677,8 @@ query_arg(void *cls, enum MHD_ValueKind kind, const char *key,
 	(void)value;
 	if ((strcmp(key, "generation") == 0 &&
 	     (q->allowed & SD_QUERY_GENERATION)) ||
-	    (strcmp(key, "dry_run") == 0 && (q->allowed & SD_QUERY_DRY_RUN)))
+	    (strcmp(key, "dry_run") == 0 && (q->allowed & SD_QUERY_DRY_RUN)) ||
+	    (strcmp(key, "revision") == 0 && (q->allowed & SD_QUERY_REVISION)))
 		return MHD_YES;
 	q->bad = key;
 	return MHD_NO;

@@ -38,6 +38,7 @@ struct sd_call {
 	size_t text_len;
 	const char *content_type;
 	const char *disposition;	/* Content-Disposition, or NULL */
+	char etag[24];		/* "": the ETag is the generation */
 	struct sd_err err;
 	bool failed;
 	/* Deferred to the dataplane. */
@@ -51,6 +52,7 @@ struct sd_call {
 /* Query arguments a route takes (anything else is a 400). */
 #define SD_QUERY_GENERATION	0x1	/* ?generation=N, as If-Match */
 #define SD_QUERY_DRY_RUN	0x2	/* ?dry_run */
+#define SD_QUERY_REVISION	0x4	/* ?revision=R (the shared revision) */
 
 struct sd_route {
 	const char *method;
@@ -89,6 +91,14 @@ int sd_if_generation(struct sd_call *c, uint64_t *gen);
  */
 void sd_defer(struct sd_call *c, const char *type, json_t *msg,
 	      int timeout_ms, sd_deferred_fn *done);
+
+/*
+ * Wait for something other than the dataplane (etcd): sd_suspend() from
+ * the handler holds the reply; sd_resume(), once c's reply is filled (or
+ * it is failed), sends it.  Every suspended call must be resumed.
+ */
+void sd_suspend(struct sd_call *c);
+void sd_resume(struct sd_call *c);
 
 /* Counters of the API for /metrics. */
 struct sd_api_counters {

@@ -2,7 +2,7 @@
 /*
  * The one apply path (STYLE.md, "one operation, one function"): every
  * change of the desired state - an API write, a SIGHUP reload of --config,
- * later the cluster watch - is a whole candidate policy handed to
+ * the cluster watch (shared.c) - is a whole candidate policy handed to
  * sd_apply(), which checks the generation, persists, installs and pushes,
  * in that order, so a change that is acknowledged is on disk first.
  */

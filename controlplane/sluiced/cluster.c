@@ -72,6 +72,8 @@ struct sd_cluster {
 	struct sd_etcd *etcd;
 	char *members_prefix;		/* PREFIX/members/ */
 	char *member_key;		/* PREFIX/members/ID */
+	char *root_prefix;		/* PREFIX/: the watch covers it all */
+	char *shared_key;		/* PREFIX/config/shared (shared.h) */
 
 	struct sd_member *members;	/* the live set, sorted by id */
 	size_t n_members;
@@ -626,6 +628,32 @@ reply_ok(struct sluiced *sd, json_t *reply, long http, const char *error,
 	return false;
 }
 
+/* A watch event on the shared key goes to shared.c; true when it was. */
+static bool
+shared_event(struct sluiced *sd, json_t *kv, const char *type, int64_t rev)
+{
+	const char *k64 = json_string_value(json_object_get(kv, "key"));
+	const char *v64 = json_string_value(json_object_get(kv, "value"));
+	char *key = NULL, *val = NULL;
+	size_t len = 0;
+	bool ours;
+
+	if (k64 == NULL || sd_unb64(k64, &key, NULL) != 0)
+		return false;
+	ours = strcmp(key, sd->cluster->shared_key) == 0;
+	free(key);
+	if (!ours)
+		return false;
+	if (type != NULL && strcmp(type, "DELETE") == 0)
+		sd_shared_received(sd, NULL, 0, rev);
+	else if (v64 != NULL && sd_unb64(v64, &val, &len) == 0)
+		sd_shared_received(sd, val, len, rev);
+	else
+		sd_shared_received(sd, "", 0, rev);
+	free(val);
+	return true;
+}
+
 static void
 on_watch_msg(void *ctx, json_t *msg)
 {
@@ -668,6 +696,8 @@ on_watch_msg(void *ctx, json_t *msg)
 
 		if (rev <= c->revision && rev != 0)
 			continue;	/* in the range already */
+		if (shared_event(sd, kv, type, rev))
+			continue;
 		if (member_from_kv(c, kv, &m) != 0)
 			continue;
 		if (type != NULL && strcmp(type, "DELETE") == 0) {
@@ -703,6 +733,8 @@ on_watch_end(void *ctx, json_t *reply, long http, const char *error)
 	sd->cluster->watch = NULL;
 	session_fail(sd, error ? error : "the watch ended", false);
 }
+
+static void step_shared(struct sluiced *sd);
 
 static void
 on_range(void *ctx, json_t *reply, long http, const char *error)
@@ -743,10 +775,17 @@ on_range(void *ctx, json_t *reply, long http, const char *error)
 	free(old);
 	if (changed)
 		members_changed(sd);
+	step_shared(sd);
+}
 
+/* Watch the members and the shared key (all of PREFIX/) from R + 1. */
+static void
+step_watch(struct sluiced *sd)
+{
+	struct sd_cluster *c = sd->cluster;
 	json_t *req = json_pack("{s:{s:o, s:o, s:s}}", "create_request",
-		"key", key_json(c->members_prefix),
-		"range_end", range_end_json(c->members_prefix),
+		"key", key_json(c->root_prefix),
+		"range_end", range_end_json(c->root_prefix),
 		"start_revision", "");
 	char rev[32];
 
@@ -759,6 +798,46 @@ on_range(void *ctx, json_t *reply, long http, const char *error)
 				  on_watch_end, sd);
 	if (c->watch == NULL)
 		session_fail(sd, "watch: out of memory", false);
+}
+
+/* The shared key at the members' revision R: one snapshot of both. */
+static void
+on_shared_range(void *ctx, json_t *reply, long http, const char *error)
+{
+	struct sluiced *sd = ctx;
+	struct sd_cluster *c = sd->cluster;
+	json_t *kv = json_array_get(json_object_get(reply, "kvs"), 0);
+	const char *v64 = json_string_value(json_object_get(kv, "value"));
+	char *val = NULL;
+	size_t len = 0;
+
+	c->op = NULL;
+	if (!reply_ok(sd, reply, http, error, "read the shared state"))
+		return;
+	if (kv == NULL)
+		sd_shared_received(sd, NULL, 0, 0);
+	else if (v64 != NULL && sd_unb64(v64, &val, &len) == 0)
+		sd_shared_received(sd, val, len,
+				   sd_etcd_int(kv, "mod_revision", 0));
+	else
+		sd_shared_received(sd, "", 0, sd_etcd_int(kv, "mod_revision",
+							  0));
+	free(val);
+	step_watch(sd);
+}
+
+static void
+step_shared(struct sluiced *sd)
+{
+	struct sd_cluster *c = sd->cluster;
+	char rev[32];
+
+	snprintf(rev, sizeof(rev), "%lld", (long long)c->revision);
+	c->op = sd_etcd_call(c->etcd, "/v3/kv/range", json_pack("{s:o, s:s}",
+		"key", key_json(c->shared_key), "revision", rev),
+		op_timeout_ms(c), on_shared_range, sd);
+	if (c->op == NULL)
+		session_fail(sd, "read the shared state: out of memory", false);
 }
 
 static void
@@ -998,8 +1077,14 @@ sd_cluster_start(struct sluiced *sd)
 	if (asprintf(&c->members_prefix, "%s/members/",
 		     strcmp(c->o.prefix, "/") == 0 ? "" : c->o.prefix) < 0 ||
 	    asprintf(&c->member_key, "%s%s", c->members_prefix,
-		     c->node_id) < 0)
+		     c->node_id) < 0 ||
+	    asprintf(&c->root_prefix, "%s/", strcmp(c->o.prefix, "/") == 0 ?
+		     "" : c->o.prefix) < 0 ||
+	    asprintf(&c->shared_key, "%sconfig/shared", c->root_prefix) < 0)
 		return -ENOMEM;
+	ret = sd_shared_start(sd);
+	if (ret != 0)
+		return ret;
 	eo = (struct sd_etcd_opts){ .endpoints = c->o.etcd,
 		.cacert = c->o.cacert, .cert = c->o.cert, .key = c->o.key,
 		.user = c->o.user };
@@ -1031,6 +1116,9 @@ sd_cluster_tick(struct sluiced *sd)
 	if (c == NULL || c->etcd == NULL)
 		return -1;
 	t = sd_etcd_run(c->etcd);
+	left = sd_shared_tick(sd);
+	if (left >= 0 && (t < 0 || left < t))
+		t = left;
 	if (c->next_ms >= 0 && now_ms() >= c->next_ms) {
 		switch (c->phase) {
 		case PH_WAIT:
@@ -1099,9 +1187,12 @@ sd_cluster_stop(struct sluiced *sd)
 		sd_loop_del(sd, sd_etcd_fd(c->etcd));
 		sd_etcd_free(c->etcd);
 	}
+	sd_shared_free(sd);
 	members_clear(c);
 	tables_clear(c);
 	free(c->eff_text);
+	free(c->root_prefix);
+	free(c->shared_key);
 	free(c->node_id);
 	free(c->members_prefix);
 	free(c->member_key);
@@ -1112,6 +1203,31 @@ sd_cluster_stop(struct sluiced *sd)
 /* ------------------------------------------------------------------------
  * Status, members, metrics
  */
+
+struct sd_etcd *
+sd_cluster_etcd(const struct sluiced *sd)
+{
+	return sd->cluster != NULL ? sd->cluster->etcd : NULL;
+}
+
+bool
+sd_cluster_ready(const struct sluiced *sd)
+{
+	return sd->cluster != NULL && sd->cluster->etcd != NULL &&
+	       sd->cluster->phase == PH_STEADY && !sd->cluster->degraded;
+}
+
+const char *
+sd_cluster_shared_key(const struct sluiced *sd)
+{
+	return sd->cluster != NULL ? sd->cluster->shared_key : NULL;
+}
+
+long
+sd_cluster_op_timeout(const struct sluiced *sd)
+{
+	return op_timeout_ms(sd->cluster);
+}
 
 bool
 sd_cluster_degraded(const struct sluiced *sd)
@@ -1178,6 +1294,7 @@ sd_cluster_status_json(const struct sluiced *sd)
 				    json_integer((json_int_t)c->changes));
 		json_object_set_new(o, "last_error", c->last_error[0] ?
 				    json_string(c->last_error) : json_null());
+		json_object_set_new(o, "shared", sd_shared_status_json(sd));
 	}
 	return o;
 }

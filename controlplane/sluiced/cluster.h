@@ -26,6 +26,7 @@
 #include "sluice/policy.h"
 
 struct sluiced;
+struct sd_etcd;
 
 #define SD_CLUSTER_PREFIX_DEFAULT "/sluice"
 #define SD_CLUSTER_TTL_DEFAULT 3	/* seconds */
@@ -107,6 +108,14 @@ void sd_cluster_state_changed(struct sluiced *sd);
  * own when it has no cluster group). */
 const char *sd_push_text(const struct sluiced *sd);
 const char *sd_push_digest(const struct sluiced *sd);
+
+/* For shared.c: the etcd client (NULL on a single node), whether a
+ * session is up (registered and watching: a write can go to etcd), the
+ * shared key and the time limit of one request. */
+struct sd_etcd *sd_cluster_etcd(const struct sluiced *sd);
+bool sd_cluster_ready(const struct sluiced *sd);
+const char *sd_cluster_shared_key(const struct sluiced *sd);
+long sd_cluster_op_timeout(const struct sluiced *sd);
 
 /* For the API and /metrics. */
 json_t *sd_cluster_status_json(const struct sluiced *sd);

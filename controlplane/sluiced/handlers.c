@@ -16,15 +16,16 @@
 #include "log.h"
 
 /* The state as a JSON document to read or edit; NULL after failing c. */
+/* The local document (the state less the cluster's shared items, which
+ * /v1/cluster/config owns): what GET shows and a write edits. */
 static json_t *
 state_doc(struct sd_call *c)
 {
-	json_error_t jerr;
-	json_t *doc = json_loads(c->sd->st.text, 0, &jerr);
+	json_t *doc = sd_local_doc(c->sd);
 
 	if (doc == NULL)
 		sd_fail(c, 503, "out_of_memory", NULL,
-			"cannot render the state: %s", jerr.text);
+			"cannot render the state");
 	return doc;
 }
 
@@ -83,10 +84,10 @@ static int
 apply_doc(struct sd_call *c, json_t *doc, unsigned int flags,
 	  json_t **diff, const char *rel_prefix)
 {
-	struct sl_policy *next = NULL;
 	struct sd_err e = { 0 };
 	uint64_t if_gen;
 	char *text;
+	int ret;
 
 	if (sd_if_generation(c, &if_gen) != 0)
 		return -1;
@@ -95,9 +96,10 @@ apply_doc(struct sd_call *c, json_t *doc, unsigned int flags,
 		sd_fail(c, 503, "out_of_memory", NULL, "out of memory");
 		return -1;
 	}
-	if (sd_decode_policy(text, strlen(text), false, false, &next,
-			     &e) != 0) {
-		free(text);
+	ret = sd_apply_local(c->sd, text, strlen(text), false, false, if_gen,
+			     flags, diff, &e);
+	free(text);
+	if (ret != 0) {
 		if (rel_prefix != NULL) {
 			size_t n = strlen(rel_prefix);
 
@@ -105,12 +107,6 @@ apply_doc(struct sd_call *c, json_t *doc, unsigned int flags,
 				memmove(e.field, e.field + n,
 					strlen(e.field + n) + 1);
 		}
-		c->sd->refused++;
-		sd_fail_err(c, &e);
-		return -1;
-	}
-	free(text);
-	if (sd_apply(c->sd, next, if_gen, flags, diff, &e) != 0) {
 		sd_fail_err(c, &e);
 		return -1;
 	}
@@ -156,6 +152,14 @@ get_status(struct sd_call *c)
 static void
 get_config(struct sd_call *c)
 {
+	if (sd_shared_count(c->sd, "rules") || sd_shared_count(c->sd,
+	    "routes") || sd_shared_count(c->sd, "groups")) {
+		json_t *doc = state_doc(c);
+
+		if (doc != NULL)
+			sd_reply(c, 200, doc);
+		return;
+	}
 	c->status = 200;
 	c->content_type = "application/json";
 	c->text_len = strlen(c->sd->st.text);
@@ -171,7 +175,6 @@ get_config(struct sd_call *c)
 static void
 put_config(struct sd_call *c)
 {
-	struct sl_policy *next = NULL;
 	struct sd_err e = { 0 };
 	json_t *diff = NULL;
 	uint64_t if_gen;
@@ -185,14 +188,9 @@ put_config(struct sd_call *c)
 			"whole policy as its body");
 		return;
 	}
-	if (sd_decode_policy(c->body, c->body_len, c->body_yaml, true, &next,
-			     &e) != 0) {
-		c->sd->refused++;
-		sd_fail_err(c, &e);
-		return;
-	}
-	if (sd_apply(c->sd, next, if_gen, dry_run ? SD_APPLY_DRY_RUN : 0,
-		     &diff, &e) != 0) {
+	if (sd_apply_local(c->sd, c->body, c->body_len, c->body_yaml, true,
+			   if_gen, dry_run ? SD_APPLY_DRY_RUN : 0, &diff,
+			   &e) != 0) {
 		sd_fail_err(c, &e);
 		return;
 	}
@@ -433,7 +431,9 @@ item_post(struct sd_call *c, const struct sd_list *l)
 		goto out;
 	}
 	json_array_insert(list, at, item);
-	snprintf(rel, sizeof(rel), "%s[%zu].", l->key, at);
+	/* In the state the cluster's shared items come first. */
+	snprintf(rel, sizeof(rel), "%s[%zu].", l->key,
+		 at + sd_shared_count(c->sd, l->key));
 	if (apply_doc(c, doc, 0, NULL, rel) != 0) {
 		/* The one new item is what collides with another: a numeric
 		 * id, an automatic id, a prefix in another spelling. */
@@ -490,7 +490,8 @@ group_put(struct sd_call *c)
 		goto out;
 	}
 	json_array_set(list, (size_t)i, item);
-	snprintf(rel, sizeof(rel), "groups[%zd].", i);
+	snprintf(rel, sizeof(rel), "groups[%zu].",
+		 (size_t)i + sd_shared_count(c->sd, "groups"));
 	if (apply_doc(c, doc, 0, NULL, rel) == 0) {
 		/* The group as stored, defaults filled in. */
 		json_t *now = state_doc(c);
@@ -729,6 +730,10 @@ const struct sd_route sd_routes[] = {
 	{ "PUT", "/v1/groups/", true, group_put, SD_QUERY_GENERATION },
 	{ "DELETE", "/v1/groups/", true, groups_delete, SD_QUERY_GENERATION },
 	{ "GET", "/v1/ports", false, get_ports, 0 },
+	{ "GET", "/v1/config/effective", false, sd_effective_get, 0 },
+	{ "GET", "/v1/cluster/config", false, sd_shared_get, 0 },
+	{ "PUT", "/v1/cluster/config", false, sd_shared_put,
+	  SD_QUERY_REVISION | SD_QUERY_DRY_RUN },
 	{ "GET", "/v1/members", false, get_members, 0 },
 	{ "GET", "/v1/stats", false, get_stats, 0 },
 	{ "POST", "/v1/trace", false, post_trace, 0 },

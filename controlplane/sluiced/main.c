@@ -328,8 +328,19 @@ reload_config(struct sluiced *sd)
 		       sd->opt.config_file, (unsigned long long)before);
 		return;
 	}
-	if (sd_apply(sd, p, SD_GEN_ANY, 0, NULL, &e) != 0) {
-		SD_ERR("SIGHUP: %s", e.message);
+	/* --config is this node's local document: the cluster's shared
+	 * items are merged in, as for PUT /v1/config. */
+	char *text = sl_policy_to_json(p, 0);
+
+	sl_policy_free(p);
+	ret = text ? sd_apply_local(sd, text, strlen(text), false, false,
+				    SD_GEN_ANY, 0, NULL, &e) : -1;
+	if (text == NULL)
+		sd_err_set(&e, 503, "out_of_memory", NULL, "out of memory");
+	free(text);
+	if (ret != 0) {
+		SD_ERR("SIGHUP: %s%s%s", e.field, e.field[0] ? ": " : "",
+		       e.message);
 		json_decref(e.details);
 		return;
 	}
@@ -451,6 +462,7 @@ main(int argc, char **argv)
 	SD_INFO("signal %d: stopping (the dataplane keeps forwarding)", sig);
 	/* Waiting HTTP requests get their error before the servers stop. */
 	sd_dp_close(&sd, "sluiced is stopping");
+	sd_shared_abort(&sd, "sluiced is stopping");
 	sd_api_run(&sd);
 	sd_api_stop(&sd);
 	sd_cluster_stop(&sd);

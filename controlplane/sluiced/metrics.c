@@ -116,6 +116,21 @@ sluiced_metrics(struct out *o, const struct sluiced *sd)
 	     "changes of the member set seen since start");
 	outf(o, "sluice_cluster_member_changes_total %llu\n",
 	     (unsigned long long)sd_cluster_changes(sd));
+	help(o, "sluice_cluster_shared_revision", "gauge",
+	     "etcd revision of the shared desired state in force (0: none)");
+	outf(o, "sluice_cluster_shared_revision %lld\n",
+	     (long long)sd_shared_revision(sd));
+	help(o, "sluice_cluster_shared_refused", "gauge",
+	     "1 while the latest shared state is refused on this node");
+	outf(o, "sluice_cluster_shared_refused %d\n", sd_shared_in_error(sd));
+	help(o, "sluice_cluster_shared_applies_total", "counter",
+	     "shared states taken from etcd since start");
+	outf(o, "sluice_cluster_shared_applies_total %llu\n",
+	     (unsigned long long)sd_shared_applied(sd));
+	help(o, "sluice_cluster_shared_refusals_total", "counter",
+	     "shared states refused on this node since start");
+	outf(o, "sluice_cluster_shared_refusals_total %llu\n",
+	     (unsigned long long)sd_shared_refused(sd));
 	help(o, "sluice_config_applies_total", "counter",
 	     "changes of the desired state accepted since start");
 	outf(o, "sluice_config_applies_total %llu\n",

@@ -8,7 +8,8 @@
  * suspend their HTTP connection and resume it from the link's reply.
  *
  * The desired state changes in exactly one place, sd_apply() (apply.c):
- * the API's writes and SIGHUP's reload of --config call it alike.
+ * the API's writes, SIGHUP's reload of --config and the cluster's shared
+ * state (shared.c) call it alike.
  */
 #ifndef SLUICED_H
 #define SLUICED_H
@@ -24,6 +25,7 @@
 #include "sluice/policy.h"
 
 #include "cluster.h"
+#include "shared.h"
 
 #define SD_VERSION "0.1.0"
 #define SD_STATE_DIR_DEFAULT "/var/lib/sluice"
@@ -92,6 +94,8 @@ struct sluiced {
 	struct sd_dplink dp;
 	struct sd_api *api;
 	struct sd_cluster *cluster;	/* members, cluster groups */
+	struct sd_shared *shared;	/* the shared desired state; NULL on
+					 * a single node (shared.h) */
 	int epfd;
 	time_t started;
 	char hostname[64];

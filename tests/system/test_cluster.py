@@ -376,6 +376,166 @@ def test_a_node_that_stops_is_dropped_and_a_new_one_joins(cluster, policy_path):
     wait_for("node1 back", lambda: converged(nodes, 3), 5)
 
 
+# --- shared desired state (PREFIX/config/shared) -----------------------------------
+
+SHARED_RULE = {"id": "shared-ssh", "proto": "tcp", "dport": 22, "action": "drop"}
+
+
+def call(sd, method, path, body=None, headers=None):
+    c = Client(unix=sd.api_sock, timeout=10)
+    try:
+        return c.request(method, path, body, headers=headers)
+    finally:
+        c.close()
+
+
+def shared(sd):
+    r = get(sd, "/v1/cluster/config")
+    assert r.status == 200, r
+    return r.json
+
+
+def effective_rule_ids(sd):
+    r = get(sd, "/v1/config/effective")
+    assert r.status == 200, r
+    return [x["id"] for x in r.json.get("rules", [])]
+
+
+def shared_everywhere(nodes, rev):
+    """Every node runs shared revision rev (applied, no error)."""
+    return all(status(sd)["cluster"]["shared"]["revision"] == rev for sd in nodes)
+
+
+def test_a_shared_rule_written_on_one_node_is_active_on_all(cluster):
+    _, nodes = cluster
+    rev0 = shared(nodes[0])["revision"]
+    r = call(nodes[0], "PUT", "/v1/cluster/config", {"rules": [SHARED_RULE]},
+             headers={"If-Match": f'"{rev0}"'})
+    # The writer answers once its own watch has applied the change.
+    assert r.status == 200 and r.json["applied"], r
+    rev = r.json["revision"]
+    assert rev > rev0 and r.header("etag") == f'"{rev}"'
+    assert "shared-ssh" in effective_rule_ids(nodes[0])
+    wait_for("shared rule everywhere", lambda: shared_everywhere(nodes, rev), 5)
+    for sd in nodes:
+        ids = effective_rule_ids(sd)
+        assert ids[0] == "shared-ssh" and "dns" in ids, ids     # shared first
+        # The local document (GET /v1/config, /v1/rules) is the node's own.
+        local = [x["id"] for x in get(sd, "/v1/config").json["rules"]]
+        assert local == ["dns"], local
+        assert shared(sd)["rules"][0]["id"] == "shared-ssh"
+        assert "sluice_cluster_shared_revision %d" % rev in get(sd, "/metrics").body.decode()
+    # A local write leaves the shared part alone; the local API cannot
+    # take a shared item's name.
+    r = call(nodes[1], "POST", "/v1/rules", {"id": "shared-ssh", "proto": "udp",
+                                             "action": "drop"})
+    assert r.status == 409 and r.error["code"] == "exists", r
+    r = call(nodes[1], "POST", "/v1/rules", {"id": "local-1", "proto": "udp", "dport": 9,
+                                             "action": "drop"})
+    assert r.status == 201, r
+    ids = effective_rule_ids(nodes[1])
+    assert ids == ["shared-ssh", "dns", "local-1"], ids
+    # Removing it from the shared document removes it everywhere.
+    r = call(nodes[2], "PUT", "/v1/cluster/config", {}, headers={"If-Match": f'"{rev}"'})
+    assert r.status == 200, r
+    wait_for("removed everywhere", lambda: shared_everywhere(nodes, r.json["revision"]), 5)
+    assert all("shared-ssh" not in effective_rule_ids(sd) for sd in nodes)
+
+
+def test_two_concurrent_conflicting_shared_writes_one_wins_one_gets_409(cluster):
+    import threading
+    _, nodes = cluster
+    rev0 = shared(nodes[0])["revision"]
+    out = {}
+
+    def write(i):
+        rule = dict(SHARED_RULE, dport=1000 + i)
+        out[i] = call(nodes[i], "PUT", "/v1/cluster/config", {"rules": [rule]},
+                      headers={"If-Match": f'"{rev0}"'})
+
+    for _ in range(3):
+        ts = [threading.Thread(target=write, args=(i,)) for i in (0, 1)]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join()
+        codes = sorted(out[i].status for i in (0, 1))
+        assert codes == [200, 409], out
+        lost = out[0] if out[0].status == 409 else out[1]
+        won = out[1] if lost is out[0] else out[0]
+        assert lost.error["code"] == "conflict" and lost.error["field"] == "revision", lost
+        rev0 = won.json["revision"]
+        wait_for("winner everywhere", lambda: shared_everywhere(nodes, rev0), 5)
+        dports = {shared(sd)["rules"][0]["dport"] for sd in nodes}
+        assert len(dports) == 1, dports
+    # No If-Match: based on what the node has seen; a stale base is a 409.
+    r = call(nodes[0], "PUT", "/v1/cluster/config?revision=1", {"rules": []})
+    assert r.status == 409 and r.error["field"] == "revision", r
+
+
+def test_a_shared_change_invalid_on_one_node_is_refused_there_only(cluster):
+    _, nodes = cluster
+    # node2 has a local rule whose id the shared document will take.
+    r = call(nodes[2], "POST", "/v1/rules", dict(SHARED_RULE, dport=2222))
+    assert r.status == 201, r
+    gen2 = status(nodes[2])["generation"]
+    # The writer judges it against its own local document: fine there.
+    r = call(nodes[0], "PUT", "/v1/cluster/config", {"rules": [SHARED_RULE]})
+    assert r.status == 200 and r.json["applied"], r
+    rev = r.json["revision"]
+    wait_for("applied on 0 and 1", lambda: shared_everywhere(nodes[:2], rev), 5)
+
+    def refused():
+        st = status(nodes[2])["cluster"]["shared"]
+        return st if st["error"] and st["error"]["revision"] == rev else None
+    st = wait_for("refused on node2", refused, 5)
+    assert st["error"]["code"] == "invalid" and st["error"]["field"].startswith("rules["), st
+    assert st["revision"] < rev
+    # Never half-applied: node2's state did not change at all.
+    assert status(nodes[2])["generation"] == gen2
+    assert [x.get("dport") for x in get(nodes[2], "/v1/config/effective").json["rules"]
+            if x["id"] == "shared-ssh"] == [2222]
+    text = get(nodes[2], "/metrics").body.decode()
+    assert "sluice_cluster_shared_refused 1" in text and \
+        "sluice_cluster_shared_refusals_total 1" in text, text
+    # A write through node2 itself is refused before it reaches etcd.
+    r = call(nodes[2], "PUT", "/v1/cluster/config", {"rules": [SHARED_RULE]})
+    assert r.status == 422, r
+    # The operator removes the clash: node2 takes the shared state.
+    r = call(nodes[2], "DELETE", "/v1/rules/shared-ssh")
+    assert r.status == 200, r
+    wait_for("node2 catches up", lambda: shared_everywhere(nodes, rev), 5)
+    assert status(nodes[2])["cluster"]["shared"]["error"] is None
+    assert "sluice_cluster_shared_refused 0" in get(nodes[2], "/metrics").body.decode()
+
+
+def test_shared_state_survives_etcd_restart_and_a_node_restart_without_etcd(cluster):
+    etcd, nodes = cluster
+    r = call(nodes[1], "PUT", "/v1/cluster/config", {"rules": [SHARED_RULE]})
+    assert r.status == 200, r
+    rev = r.json["revision"]
+    wait_for("everywhere", lambda: shared_everywhere(nodes, rev), 5)
+    etcd.kill_all()
+    wait_for("degraded everywhere",
+             lambda: all(status(sd)["cluster"]["degraded"] for sd in nodes), 2 * TTL)
+    # Writes need etcd: 503, nothing changes.
+    r = call(nodes[0], "PUT", "/v1/cluster/config", {"rules": []})
+    assert r.status == 503 and r.error["code"] == "etcd_unavailable", r
+    # A node restarted while etcd is away keeps the shared state (shared.json).
+    nodes[0].stop()
+    nodes[0].start()
+    assert effective_rule_ids(nodes[0])[0] == "shared-ssh"
+    assert status(nodes[0])["cluster"]["shared"]["revision"] == rev
+    assert [x["id"] for x in get(nodes[0], "/v1/config").json["rules"]] == ["dns"]
+    etcd.start_all()
+    wait_for("recovered", lambda: converged(nodes, 3), 20, step=0.1)
+    assert shared_everywhere(nodes, rev)
+    assert all(effective_rule_ids(sd)[0] == "shared-ssh" for sd in nodes)
+    r = call(nodes[0], "PUT", "/v1/cluster/config", {"rules": []},
+             headers={"If-Match": f'"{rev}"'})
+    assert r.status == 200, r
+
+
 @pytest.mark.skipif(os.environ.get("SL_CLUSTER_SOAK") != "1",
                     reason="the 10-minute soak: SL_CLUSTER_SOAK=1")
 def test_soak_no_false_removals_under_loss_and_delay(cluster):
