@@ -1,24 +1,30 @@
 #!/bin/bash
 # SPDX-License-Identifier: BSD-3-Clause
 #
-# The demo lab: takes a fresh Debian 12 machine (as root) to sluice-dataplane
-# forwarding between two hosts, shows traffic crossing, prints the counters
-# and cleans everything up.
+# The demo lab: takes a fresh Debian 12 machine (as root) to sluiced and
+# sluice-dataplane forwarding between two hosts, shows traffic crossing,
+# prints the counters (sluicectl and the dataplane's own) and cleans
+# everything up.
 #
 #   deploy/lab.sh [--hold] [--no-huge] [--no-setup]
 #
 #   netns sl-lab-h1                root namespace                netns sl-lab-h2
 #   eth0 10.77.0.1/24 --veth-- sl-lab-p0 = port 0 (net_af_packet0)
-#                                  sluice-dataplane --xconnect 0:1
+#                      sluiced --config lab policy  <- sluicectl
+#                                  | pushes the policy (--controller)
+#                                  sluice-dataplane, ports 0 and 1 cross-connected
 #                              sl-lab-p1 = port 1 (net_af_packet1) --veth-- eth0 10.77.0.2/24
 #
 # Steps: install the Debian packages (deploy/install-deps.sh), build build/
 # (deploy/build.sh), reserve 2 MB hugepages (deploy/hugepages.sh); then
-# tests/system/lab.py creates the hosts and veth pairs, starts the dataplane
-# (EAL: -l <first two CPUs> --no-pci --huge-dir /dev/hugepages), pings both
-# ways, sends a paced burst of 2000 UDP and 1000 TCP frames plus 40
-# malformed ones from h1 to h2, stops the dataplane with SIGINT, prints its
-# counters, and checks them against the hosts' kernel counters.
+# tests/system/lab.py creates the hosts and veth pairs, starts sluiced with
+# the lab's firewall policy and the dataplane connected to it (EAL: -l
+# <first two CPUs> --no-pci --huge-dir /dev/hugepages), pings both ways,
+# sends a paced burst of 2000 UDP and 1000 TCP frames plus 40 malformed
+# ones and 100 the policy drops from h1 to h2, shows `sluicectl status`,
+# `stats` and `rule list`, stops the dataplane with SIGINT and sluiced,
+# prints the dataplane's counters, and checks them against the hosts'
+# kernel counters.
 #
 #   --hold      keep the lab up after the demo traffic, until Ctrl-C
 #   --no-huge   run EAL without hugepages (--no-huge -m 512)
@@ -26,8 +32,8 @@
 #
 # Exit status 0 when the traffic crossed and every check held.  A lab left
 # over from a killed run is removed first; on exit or Ctrl-C the lab stops
-# only the dataplane it started and deletes only its own namespaces and
-# veths (the sl-lab-* names above).
+# only the dataplane and sluiced it started and deletes only its own
+# namespaces and veths (the sl-lab-* names above).
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)

@@ -751,6 +751,7 @@ DEMO_NS = ("sl-lab-h1", "sl-lab-h2")
 DEMO_PREFIX = "sl-lab"
 DEMO_RUN_DIR = "/run/sluice-lab"
 DEMO_PIDFILE = os.path.join(DEMO_RUN_DIR, "dataplane.pid")
+DEMO_SLUICED_PIDFILE = os.path.join(DEMO_RUN_DIR, "sluiced.pid")
 
 
 def demo_hosts():
@@ -769,15 +770,25 @@ def _is_our_dataplane(pid):
             DEMO_PREFIX.encode() in argv)
 
 
-def demo_cleanup(say=print):
-    """Remove what a demo left: its dataplane (by pidfile), namespaces, veths."""
+def _is_our_sluiced(pid):
     try:
-        with open(DEMO_PIDFILE) as f:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            argv = f.read().split(b"\0")
+    except OSError:
+        return False
+    return (os.path.basename(argv[0]) == b"sluiced" and
+            any(a.startswith(b"/tmp/sluice-lab.") for a in argv))
+
+
+def _stop_recorded(pidfile, is_ours, what, say):
+    """SIGTERM (then SIGKILL) the process a pidfile names, if it is ours."""
+    try:
+        with open(pidfile) as f:
             pid = int(f.read().strip() or 0)
     except (OSError, ValueError):
         pid = 0
-    if pid and _is_our_dataplane(pid):
-        say(f"lab: stopping the dataplane a previous lab left running (pid {pid})")
+    if pid and is_ours(pid):
+        say(f"lab: stopping the {what} a previous lab left running (pid {pid})")
         os.kill(pid, signal.SIGTERM)
         for _ in range(100):
             if not _pid_alive(pid):
@@ -785,8 +796,15 @@ def demo_cleanup(say=print):
             time.sleep(0.1)
         else:
             os.kill(pid, signal.SIGKILL)
-    if os.path.exists(DEMO_PIDFILE):
-        os.unlink(DEMO_PIDFILE)
+    if os.path.exists(pidfile):
+        os.unlink(pidfile)
+
+
+def demo_cleanup(say=print):
+    """Remove what a demo left: its dataplane and sluiced (by pidfile),
+    namespaces, veths."""
+    _stop_recorded(DEMO_PIDFILE, _is_our_dataplane, "dataplane", say)
+    _stop_recorded(DEMO_SLUICED_PIDFILE, _is_our_sluiced, "sluiced", say)
     for h in demo_hosts():
         if h.exists():
             say(f"lab: removing {h.ns} and {h.port_if}")
@@ -794,14 +812,64 @@ def demo_cleanup(say=print):
     shutil.rmtree(f"/var/run/dpdk/{DEMO_PREFIX}", ignore_errors=True)
 
 
+def sluicectl(workdir, *args):
+    """Run sluicectl against the demo's sluiced; (exit status, output)."""
+    r = subprocess.run([os.path.join(build_dir(), "sluicectl"), "--socket",
+                        os.path.join(workdir, "api.sock"), *args],
+                       capture_output=True, text=True, timeout=30)
+    return r.returncode, r.stdout + r.stderr
+
+
+def start_sluiced(workdir, policy):
+    """sluiced with the lab policy as its --config, its state, API socket
+    and dataplane socket in workdir; returns the process once its API
+    answers."""
+    log = open(os.path.join(workdir, "sluiced.log"), "w")
+    argv = [os.path.join(build_dir(), "sluiced"), "--config", policy,
+            "--state-dir", os.path.join(workdir, "state"),
+            "--api-socket", os.path.join(workdir, "api.sock"),
+            "--dp-socket", os.path.join(workdir, "dp.sock")]
+    if _echo:
+        print("+ " + " ".join(argv), flush=True)
+    proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log,
+                            stderr=subprocess.STDOUT, start_new_session=True)
+    log.close()
+    os.makedirs(DEMO_RUN_DIR, exist_ok=True)
+    with open(DEMO_SLUICED_PIDFILE, "w") as f:
+        f.write(f"{proc.pid}\n")
+    for _ in range(200):
+        if proc.poll() is not None:
+            raise RuntimeError(f"sluiced exited with {proc.returncode}; "
+                               f"log {workdir}/sluiced.log")
+        if sluicectl(workdir, "status")[0] == 0:
+            return proc
+        time.sleep(0.05)
+    raise RuntimeError(f"sluiced did not answer; log {workdir}/sluiced.log")
+
+
+def stop_process(proc, sig=signal.SIGTERM, timeout=10):
+    if proc is None or proc.poll() is not None:
+        return
+    proc.send_signal(sig)
+    try:
+        proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
 def demo(hugepages=True, hold=False):
     """Build the lab, show traffic crossing, print counters, clean up.
 
-    Returns the exit status: 0 when all traffic crossed as expected.
+    sluiced owns the lab's policy and pushes it to the dataplane
+    (--controller); sluicectl shows the state and the counters while the
+    dataplane runs.  Returns the exit status: 0 when all traffic crossed as
+    expected.
     """
     set_echo(True)
     h1, h2 = demo_hosts()
     dp = None
+    sd = None
 
     def on_term(signum, frame):
         raise KeyboardInterrupt
@@ -821,18 +889,25 @@ def demo(hugepages=True, hold=False):
             f.write(lab_policy())
         print(f"lab: firewall policy {policy}: UDP to port {LAB_BLOCKED_PORT} is dropped "
               f"by rule {LAB_BLOCKED_RULE}, the hosts' traffic is accepted (conntrack on)")
+        sd = start_sluiced(workdir, policy)
+        print(f"lab: sluiced running (pid {sd.pid}) with that policy as its state, "
+              f"log {workdir}/sluiced.log")
         dp = Dataplane(af_packet_vdevs([h1.port_if, h2.port_if]),
-                       ["--policy", policy], workdir=workdir, prefix=DEMO_PREFIX,
-                       hugepages=hugepages)
+                       ["--controller", os.path.join(workdir, "dp.sock")],
+                       workdir=workdir, prefix=DEMO_PREFIX, hugepages=hugepages)
         dp.start()
         os.makedirs(DEMO_RUN_DIR, exist_ok=True)
         with open(DEMO_PIDFILE, "w") as f:
             f.write(f"{dp.pid}\n")
         dp.wait_ready()
-        print(f"lab: sluice-dataplane running (pid {dp.pid}), log {dp.log_path}")
+        print(f"lab: sluice-dataplane running (pid {dp.pid}), policy pushed by "
+              f"sluiced, log {dp.log_path}")
+        print("\n$ sluicectl status\n" + sluicectl(workdir, "status")[1])
 
         sc = Scenario(h1, h2, blocked=100)
         sc.run()
+        for cmd in (["stats"], ["rule", "list"]):
+            print(f"\n$ sluicectl {' '.join(cmd)}\n" + sluicectl(workdir, *cmd)[1])
         if hold:
             print("\nlab: holding; try for example\n"
                   f"  ip netns exec {h1.ns} ping {h2.ip}\n"
@@ -844,8 +919,9 @@ def demo(hugepages=True, hold=False):
                     time.sleep(0.5)
             except KeyboardInterrupt:
                 pass
-        print("\nlab: stopping the dataplane (SIGINT)")
+        print("\nlab: stopping the dataplane (SIGINT), then sluiced")
         rc = dp.stop()
+        stop_process(sd)
         out = dp.output
         print("\n--- sluice-dataplane output (EAL lines left out) ---")
         print("\n".join(l for l in out.splitlines()
@@ -878,6 +954,7 @@ def demo(hugepages=True, hold=False):
     finally:
         if dp is not None and dp.running():
             dp.stop()
+        stop_process(sd)
         print("lab: cleaning up")
         demo_cleanup(say=lambda s: None)
         set_echo(False)
