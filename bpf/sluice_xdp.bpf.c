@@ -33,9 +33,13 @@
  * kernel would (TTL expiry, unresolved neighbour, local destination,
  * fragmentation needed, IP options, ...) gets XDP_PASS, so that the
  * kernel routes it, answers with the ICMP error or resolves the
- * neighbour; sl_rt counts each reason.  The loader refuses what this
- * program cannot do yet (replicate, steer) and what XDP cannot do at all
- * (payload rules).
+ * neighbour; sl_rt counts each reason.  steer {group} -> the packet, as it
+ * came, to the one target of the group that sl_maglev_pick() gives the DPDK
+ * path (the same flow hash over the same Maglev table, which the loader
+ * builds with lib/maglev.c), XDP_REDIRECT through sl_tx; XDP_PASS when the
+ * target's interface is not attached; XDP_DROP (no_target) with no live
+ * target.  The loader refuses what this program cannot do yet (replicate,
+ * tunnel targets) and what XDP cannot do at all (payload rules).
  *
  * Verifier notes are marked "verifier:" where the code is shaped for it.
  */
@@ -45,11 +49,13 @@
 
 #include "sluice/conntrack.h"
 #include "sluice/drop_reason.h"
+#include "sluice/xdp_flow_hash.h"
 #include "sluice/xdp_maps.h"
 
 /* enum sl_action_type, without sluice/policy.h (it pulls in libc). */
 #define ACTION_ACCEPT 1
 #define ACTION_DROP 2
+#define ACTION_STEER 4
 /* Index of each SL_CT_* bit in the ct region of sl_bm. */
 #define CT_IDX_NEW 0
 #define CT_IDX_ESTABLISHED 1
@@ -168,6 +174,24 @@ struct rcnt_inner {
 	__uint(value_size, sizeof(struct sl_xdp_counter));
 };
 
+struct grp_inner {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, SL_XDP_GROUPS_MAX);
+	__uint(key_size, sizeof(__u32));
+	__uint(value_size, sizeof(struct sl_xdp_group));
+};
+
+/* Sized per policy (BPF_F_INNER_MAP: the kernel does not compare
+ * max_entries), so the template is one chunk rather than the largest
+ * table: libbpf allocates the template while it loads. */
+struct mag_inner {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_INNER_MAP);
+	__uint(max_entries, 1);
+	__uint(key_size, sizeof(__u32));
+	__uint(value_size, sizeof(struct sl_xdp_mag_chunk));
+};
+
 #define SET_MAP(name, inner)                                                   \
 	struct {                                                               \
 		__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);                      \
@@ -185,6 +209,8 @@ SET_MAP(sl_pidx, pidx_inner);
 SET_MAP(sl_inport, inport_inner);
 SET_MAP(sl_rules, rules_inner);
 SET_MAP(sl_rcnt, rcnt_inner);
+SET_MAP(sl_grp, grp_inner);
+SET_MAP(sl_mag, mag_inner);
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -233,6 +259,14 @@ struct {
 	__type(key, __u32);
 	__type(value, struct sl_xdp_counter);
 } sl_rt SEC(".maps");
+
+/* What steer did with steered packets, per SL_XDP_ST_* reason. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, SL_XDP_ST_MAX);
+	__type(key, __u32);
+	__type(value, struct sl_xdp_counter);
+} sl_steer SEC(".maps");
 
 /* One slot, not per CPU: only single-threaded tests turn it on. */
 struct {
@@ -762,6 +796,53 @@ ct_timeout_ns(const struct sl_xdp_set_cfg *cfg, __u32 cls, __u32 state)
 }
 
 /*
+ * The symmetric flow key of the packet (sl_flow_key_make, sluice/flow_key.h,
+ * as the DPDK parser makes it: the ports the parser stored, 0 where the
+ * packet has none).  Returns whether the ends were swapped, or -1 when the
+ * header is out of bounds (verifier: it cannot be; the parser checked these
+ * bytes through another pointer).
+ */
+static __always_inline int
+flow_key(void *data, void *data_end, const struct pkt *p,
+	 struct sl_xdp_ct_key *key)
+{
+	__u8 *ip = data + (p->l3_off & OFF_MAX);
+	int swap;
+
+	__builtin_memset(key, 0, sizeof(*key));
+	if (p->family == 4) {
+		__u32 a, b;
+
+		if ((void *)(ip + IPV4_HDR_MIN) > data_end)
+			return -1;
+		a = be32(ip + 12);
+		b = be32(ip + 16);
+		swap = a > b || (a == b && p->sport > p->dport);
+		__builtin_memcpy(key->addr_lo, swap ? ip + 16 : ip + 12, 4);
+		__builtin_memcpy(key->addr_hi, swap ? ip + 12 : ip + 16, 4);
+	} else {
+		__u64 a0, a1, b0, b1;
+
+		if ((void *)(ip + IPV6_HDR_LEN) > data_end)
+			return -1;
+		/* memcmp order: the addresses as two big-endian halves */
+		a0 = be64(ip + 8);
+		a1 = be64(ip + 16);
+		b0 = be64(ip + 24);
+		b1 = be64(ip + 32);
+		swap = a0 > b0 || (a0 == b0 && (a1 > b1 ||
+				  (a1 == b1 && p->sport > p->dport)));
+		__builtin_memcpy(key->addr_lo, swap ? ip + 24 : ip + 8, 16);
+		__builtin_memcpy(key->addr_hi, swap ? ip + 8 : ip + 24, 16);
+	}
+	key->port_lo = swap ? p->dport : p->sport;
+	key->port_hi = swap ? p->sport : p->dport;
+	key->proto = p->proto;
+	key->family = p->family;
+	return swap;
+}
+
+/*
  * Look the packet's flow up and move it (ct_lookup_burst and step_flow of
  * dataplane/conntrack.c for one packet).  Returns the packet's CT_IDX_*;
  * w->create says that an accepted packet creates w->flow under w->key.
@@ -780,7 +861,7 @@ sl_ct_track(struct xdp_md *ctx, const struct pkt *p, struct ct_work *w,
 	struct sl_xdp_ctl *ctl;
 	__u32 zero = 0, cls;
 	__u64 now, timeout, expires;
-	__u8 next, dir, *ip;
+	__u8 next, dir;
 	int swap;
 
 	if (p == NULL || w == NULL || p->is_frag)
@@ -789,39 +870,10 @@ sl_ct_track(struct xdp_md *ctx, const struct pkt *p, struct ct_work *w,
 	if (ctl == NULL)
 		return CT_IDX_INVALID;
 	cfg = &ctl->set[set & 1];
-	ip = data + (p->l3_off & OFF_MAX);
 
-	/* the symmetric key: sl_flow_key_make (sluice/flow_key.h) */
-	__builtin_memset(&w->key, 0, sizeof(w->key));
-	if (p->family == 4) {
-		__u32 a, b;
-
-		if ((void *)(ip + IPV4_HDR_MIN) > data_end)
-			return CT_IDX_INVALID;
-		a = be32(ip + 12);
-		b = be32(ip + 16);
-		swap = a > b || (a == b && p->sport > p->dport);
-		__builtin_memcpy(w->key.addr_lo, swap ? ip + 16 : ip + 12, 4);
-		__builtin_memcpy(w->key.addr_hi, swap ? ip + 12 : ip + 16, 4);
-	} else {
-		__u64 a0, a1, b0, b1;
-
-		if ((void *)(ip + IPV6_HDR_LEN) > data_end)
-			return CT_IDX_INVALID;
-		/* memcmp order: the addresses as two big-endian halves */
-		a0 = be64(ip + 8);
-		a1 = be64(ip + 16);
-		b0 = be64(ip + 24);
-		b1 = be64(ip + 32);
-		swap = a0 > b0 || (a0 == b0 && (a1 > b1 ||
-				  (a1 == b1 && p->sport > p->dport)));
-		__builtin_memcpy(w->key.addr_lo, swap ? ip + 24 : ip + 8, 16);
-		__builtin_memcpy(w->key.addr_hi, swap ? ip + 8 : ip + 24, 16);
-	}
-	w->key.port_lo = swap ? p->dport : p->sport;
-	w->key.port_hi = swap ? p->sport : p->dport;
-	w->key.proto = p->proto;
-	w->key.family = p->family;
+	swap = flow_key(data, data_end, p, &w->key);
+	if (swap < 0)
+		return CT_IDX_INVALID;
 
 	now = ct_now();
 	cls = ct_class(p->proto);
@@ -1037,6 +1089,68 @@ sl_route(struct xdp_md *ctx, const struct pkt *p)
 	return SL_XDP_RT_ROUTED;
 }
 
+/* ---- steer (Maglev table, redirect through sl_tx) ---- */
+
+/* In and out of sl_steer_pick (a global function takes at most five
+ * arguments). */
+struct steer_io {
+	__u64 seed;		/* in: the set's flow_hash_seed */
+	__u32 group;		/* in: steered group, index into sl_grp */
+	__u32 target;		/* out: the target index, or SL_XDP_NO_TARGET */
+};
+
+/*
+ * Steer the packet to one target of steered group o->group of set `set`:
+ * sl_maglev_pick(table, size, n_live, sl_flow_hash(key, seed), 1, out) of
+ * include/sluice/maglev.h, over the table the loader wrote.  Returns
+ * SL_XDP_ST_STEERED when bpf_redirect_map has set the egress (the caller
+ * returns XDP_REDIRECT), SL_XDP_ST_NO_EGRESS when the target's interface
+ * is not in sl_tx (XDP_PASS), or -1: no live target (XDP_DROP,
+ * no_target).  o->target is the pick in the first two cases.  The frame
+ * is not changed: steer sends it as it came, as the DPDK path does.
+ *
+ * verifier: a global function, verified once.
+ */
+__noinline int
+sl_steer_pick(struct xdp_md *ctx, const struct pkt *p, __u32 set,
+	      struct steer_io *o)
+{
+	void *data = (void *)(long)ctx->data;
+	void *data_end = (void *)(long)ctx->data_end;
+	struct sl_xdp_ct_key key;
+	struct sl_xdp_mag_chunk *c;
+	struct sl_xdp_group *g;
+	void *grp, *mag;
+	__u32 pos, k, t, group;
+
+	if (p == NULL || o == NULL)
+		return -1;
+	o->target = SL_XDP_NO_TARGET;
+	group = o->group;
+	grp = bpf_map_lookup_elem(&sl_grp, &set);
+	mag = bpf_map_lookup_elem(&sl_mag, &set);
+	if (grp == NULL || mag == NULL)
+		return -1;
+	g = bpf_map_lookup_elem(grp, &group);
+	if (g == NULL || g->size == 0 || g->n_live == 0)
+		return -1;
+	if (flow_key(data, data_end, p, &key) < 0)
+		return -1;
+	/* table[flow_hash % size]: a 64-bit modulo, as in sl_maglev_pick */
+	pos = (__u32)(sl_xdp_flow_hash(&key, o->seed) % g->size);
+	k = g->chunk + pos / SL_XDP_MAG_CHUNK;
+	c = bpf_map_lookup_elem(mag, &k);
+	if (c == NULL)
+		return -1;
+	t = c->e[pos % SL_XDP_MAG_CHUNK];
+	if (t >= SL_XDP_TARGETS_MAX)	/* SL_XDP_MAG_NONE */
+		return -1;
+	o->target = t;
+	if (bpf_redirect_map(&sl_tx, g->ifindex[t], XDP_PASS) != XDP_REDIRECT)
+		return SL_XDP_ST_NO_EGRESS;
+	return SL_XDP_ST_STEERED;
+}
+
 static __always_inline void
 count_drop(__u32 reason, __u64 len)
 {
@@ -1060,7 +1174,18 @@ count_rt(__u32 why, __u64 len)
 }
 
 static __always_inline void
-count_port(__u32 ifindex, __u64 len, int verdict)
+count_steer(__u32 why, __u64 len)
+{
+	struct sl_xdp_counter *c = bpf_map_lookup_elem(&sl_steer, &why);
+
+	if (c != NULL) {
+		c->packets++;
+		c->bytes += len;
+	}
+}
+
+static __always_inline void
+count_port(__u32 ifindex, __u64 len, int verdict, int steered)
 {
 	struct sl_xdp_port_counter *c = bpf_map_lookup_elem(&sl_ports, &ifindex);
 
@@ -1078,6 +1203,8 @@ count_port(__u32 ifindex, __u64 len, int verdict)
 	c->rx_bytes += len;
 	if (verdict == XDP_PASS)
 		c->passed++;
+	else if (verdict == XDP_REDIRECT && steered)
+		c->steered++;
 	else if (verdict == XDP_REDIRECT)
 		c->routed++;
 	else
@@ -1085,7 +1212,8 @@ count_port(__u32 ifindex, __u64 len, int verdict)
 }
 
 static __always_inline void
-record(__u32 rule, __u32 reason, __u32 action, __u32 route)
+record(__u32 rule, __u32 reason, __u32 action, __u32 route, __u32 steer,
+       __u32 target)
 {
 	__u32 zero = 0;
 	struct sl_xdp_verdict *v;
@@ -1098,6 +1226,8 @@ record(__u32 rule, __u32 reason, __u32 action, __u32 route)
 		v->reason = (__u8)reason;
 		v->action = (__u8)action;
 		v->route = (__u8)route;
+		v->steer = (__u8)steer;
+		v->target = (__u16)target;
 	}
 }
 
@@ -1110,23 +1240,28 @@ sluice_xdp(struct xdp_md *ctx)
 	__u32 ifindex = ctx->ingress_ifindex;
 	struct pkt p = { .vlan = SL_XDP_VLAN_NONE, .ct = CT_IDX_NEW };
 	struct ct_work cw = {};
+	struct steer_io so = { .target = SL_XDP_NO_TARGET };
 	struct sl_xdp_rule *rule;
 	struct sl_xdp_counter *rc;
 	struct sl_xdp_ctl *ctl;
 	void *rules, *rcnt;
 	__u32 zero = 0, set, r, reason = 0, route = SL_XDP_RT_NONE;
-	int verdict = XDP_PASS;
+	__u32 steer = SL_XDP_RT_NONE;
+	int verdict = XDP_PASS, st;
 
 	p.len = (__u32)(data_end - data);
 	reason = parse_frame(ctx, data, data_end, &p);
 	if (reason != 0) {
 		count_drop(reason, p.len);
-		record(SL_XDP_NO_RULE, reason, 0, SL_XDP_RT_NONE);
+		record(SL_XDP_NO_RULE, reason, 0, SL_XDP_RT_NONE, SL_XDP_RT_NONE,
+		       SL_XDP_NO_TARGET);
 		verdict = XDP_DROP;
 		goto out;
 	}
 	if (p.family == 0) {
-		record(SL_XDP_NO_RULE, 0, 0, SL_XDP_RT_NONE);	/* not IP: not judged */
+		/* not IP: not judged */
+		record(SL_XDP_NO_RULE, 0, 0, SL_XDP_RT_NONE, SL_XDP_RT_NONE,
+		       SL_XDP_NO_TARGET);
 		goto out;
 	}
 
@@ -1135,7 +1270,9 @@ sluice_xdp(struct xdp_md *ctx)
 		goto out;
 	set = ctl->active & 1;
 	if (ctl->set[set].state != SL_XDP_SET_READY) {
-		record(SL_XDP_NO_RULE, 0, 0, SL_XDP_RT_NONE);	/* no policy yet */
+		/* no policy yet */
+		record(SL_XDP_NO_RULE, 0, 0, SL_XDP_RT_NONE, SL_XDP_RT_NONE,
+		       SL_XDP_NO_TARGET);
 		goto out;
 	}
 	rules = bpf_map_lookup_elem(&sl_rules, &set);
@@ -1160,9 +1297,26 @@ sluice_xdp(struct xdp_md *ctx)
 		 * so this is a failed allocation) */
 		reason = SL_DROP_CT_FULL;
 	}
+	if (reason == 0 && rule->action == ACTION_STEER) {
+		/* steer instead of forwarding; the flow was created above,
+		 * as the DPDK path commits it before its replication stage */
+		so.seed = ctl->set[set].flow_hash_seed;
+		so.group = rule->group;
+		st = sl_steer_pick(ctx, &p, set, &so);
+		if (st < 0) {
+			reason = SL_DROP_NO_TARGET;
+		} else {
+			steer = (__u32)st;
+			count_steer(steer, p.len);
+			if (steer == SL_XDP_ST_STEERED)
+				verdict = XDP_REDIRECT;
+		}
+	}
 	if (reason != 0) {
 		count_drop(reason, p.len);
 		verdict = XDP_DROP;
+	} else if (steer != SL_XDP_RT_NONE) {
+		/* steered, or passed: its interface is not attached */
 	} else {
 		route = ctl->flags & SL_XDP_CTL_ROUTE ? sl_route(ctx, &p)
 						      : SL_XDP_RT_OFF;
@@ -1170,8 +1324,8 @@ sluice_xdp(struct xdp_md *ctx)
 		if (route == SL_XDP_RT_ROUTED)
 			verdict = XDP_REDIRECT;
 	}
-	record(r, reason, rule->action, route);
+	record(r, reason, rule->action, route, steer, so.target);
 out:
-	count_port(ifindex, p.len, verdict);
+	count_port(ifindex, p.len, verdict, steer == SL_XDP_ST_STEERED);
 	return verdict;
 }

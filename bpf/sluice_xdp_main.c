@@ -259,7 +259,7 @@ print_json(const struct sl_xdp_stats *s)
 {
 	json_t *root = json_object(), *rules = json_array(),
 	       *drops = json_object(), *ports = json_array(),
-	       *route = json_object();
+	       *route = json_object(), *steer = json_object();
 	char name[IF_NAMESIZE];
 	char *text;
 
@@ -285,15 +285,22 @@ print_json(const struct sl_xdp_stats *s)
 				  "packets", (json_int_t)s->route[r].packets,
 				  "bytes", (json_int_t)s->route[r].bytes));
 	json_object_set_new(root, "route", route);
+	for (unsigned int r = 0; r < SL_XDP_ST_MAX; r++)
+		json_object_set_new(steer, sl_xdp_st_reason_name(r),
+			json_pack("{s:I, s:I}",
+				  "packets", (json_int_t)s->steer[r].packets,
+				  "bytes", (json_int_t)s->steer[r].bytes));
+	json_object_set_new(root, "steer", steer);
 	for (size_t i = 0; i < s->n_ports; i++)
-		json_array_append_new(ports, json_pack("{s:i, s:s, s:I, s:I, s:I, s:I, s:I}",
+		json_array_append_new(ports, json_pack("{s:i, s:s, s:I, s:I, s:I, s:I, s:I, s:I}",
 			"ifindex", (int)s->ports[i].ifindex,
 			"name", ifname_of(s->ports[i].ifindex, name),
 			"rx_packets", (json_int_t)s->ports[i].rx_packets,
 			"rx_bytes", (json_int_t)s->ports[i].rx_bytes,
 			"passed", (json_int_t)s->ports[i].passed,
 			"dropped", (json_int_t)s->ports[i].dropped,
-			"routed", (json_int_t)s->ports[i].routed));
+			"routed", (json_int_t)s->ports[i].routed,
+			"steered", (json_int_t)s->ports[i].steered));
 	json_object_set_new(root, "ports", ports);
 	text = json_dumps(root, JSON_INDENT(2));
 	printf("%s\n", text);
@@ -330,16 +337,23 @@ print_text(const struct sl_xdp_stats *s)
 		if (s->route[r].packets != 0)
 			printf("%-24s %14llu\n", sl_xdp_rt_reason_name(r),
 			       (unsigned long long)s->route[r].packets);
-	printf("\n%-16s %14s %16s %14s %14s %14s\n", "INTERFACE",
-	       "RX_PACKETS", "RX_BYTES", "PASSED", "DROPPED", "ROUTED");
+	printf("\n%-24s %14s\n", "STEER", "PACKETS");
+	for (unsigned int r = 0; r < SL_XDP_ST_MAX; r++)
+		if (s->steer[r].packets != 0)
+			printf("%-24s %14llu\n", sl_xdp_st_reason_name(r),
+			       (unsigned long long)s->steer[r].packets);
+	printf("\n%-16s %14s %16s %14s %14s %14s %14s\n", "INTERFACE",
+	       "RX_PACKETS", "RX_BYTES", "PASSED", "DROPPED", "ROUTED",
+	       "STEERED");
 	for (size_t i = 0; i < s->n_ports; i++)
-		printf("%-16s %14llu %16llu %14llu %14llu %14llu\n",
+		printf("%-16s %14llu %16llu %14llu %14llu %14llu %14llu\n",
 		       ifname_of(s->ports[i].ifindex, name),
 		       (unsigned long long)s->ports[i].rx_packets,
 		       (unsigned long long)s->ports[i].rx_bytes,
 		       (unsigned long long)s->ports[i].passed,
 		       (unsigned long long)s->ports[i].dropped,
-		       (unsigned long long)s->ports[i].routed);
+		       (unsigned long long)s->ports[i].routed,
+		       (unsigned long long)s->ports[i].steered);
 }
 
 static int

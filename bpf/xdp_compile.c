@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "sluice/maglev.h"
+
 #include "xdp_compile.h"
 
 static void
@@ -44,9 +46,93 @@ bm_or(struct sl_xdp_bitmap *d, const struct sl_xdp_bitmap *s)
 		d->w[w] |= s->w[w];
 }
 
+/*
+ * Whether the XDP backend can carry out action a of `where` ("rules[3]",
+ * "default"): accept, drop, and steer to a group of local ports.  Counts
+ * the steered groups (first use of each marked in *seen) and their table
+ * entries.
+ */
+static int
+action_supported(const struct sl_policy *p, const struct sl_action *a,
+		 const char *where, bool *seen, uint32_t *n_groups,
+		 uint64_t *entries, char *err, size_t err_size)
+{
+	const struct sl_group *g;
+	int gi;
+
+	switch (a->type) {
+	case SL_ACTION_ACCEPT:
+	case SL_ACTION_DROP:
+		return 0;
+	case SL_ACTION_STEER:
+		break;
+	case SL_ACTION_REPLICATE:
+		errf(err, err_size, "%s.action: replicate (copies to several "
+		     "targets) is not implemented in the XDP backend yet; use "
+		     "the DPDK backend", where);
+		return -ENOTSUP;
+	default:
+		errf(err, err_size, "%s.action: %s is not implemented in the "
+		     "XDP backend yet; use the DPDK backend", where,
+		     sl_action_name(a->type));
+		return -ENOTSUP;
+	}
+	gi = sl_policy_find_group(p, a->group);
+	if (gi < 0) {
+		errf(err, err_size, "%s.action: steer: no group %s", where,
+		     a->group ? a->group : "(none)");
+		return -EINVAL;
+	}
+	g = &p->groups[gi];
+	for (size_t t = 0; t < g->n_targets; t++) {
+		if (g->targets[t].kind == SL_TARGET_PORT)
+			continue;
+		errf(err, err_size, "%s.action: steer to group %s: "
+		     "targets[%zu] is a %s tunnel, and the XDP backend steers "
+		     "only to local ports (no %s encapsulation in XDP yet); use "
+		     "the DPDK backend", where, g->name, t,
+		     sl_target_kind_name(g->targets[t].kind),
+		     sl_target_kind_name(g->targets[t].kind));
+		return -ENOTSUP;
+	}
+	if (g->cluster && g->member.kind != SL_TARGET_PORT &&
+	    g->member.kind != SL_TARGET_NONE) {
+		errf(err, err_size, "%s.action: steer to cluster group %s: its "
+		     "members are %s tunnels, and the XDP backend steers only "
+		     "to local ports; use the DPDK backend", where, g->name,
+		     sl_target_kind_name(g->member.kind));
+		return -ENOTSUP;
+	}
+	if (seen[gi])
+		return 0;
+	seen[gi] = true;
+	if (++*n_groups > SL_XDP_GROUPS_MAX) {
+		errf(err, err_size, "%s.action: steer to group %s: more than %u "
+		     "groups steered to, the XDP backend holds at most %u",
+		     where, g->name, SL_XDP_GROUPS_MAX, SL_XDP_GROUPS_MAX);
+		return -E2BIG;
+	}
+	*entries += (g->table_size + SL_XDP_MAG_CHUNK - 1) / SL_XDP_MAG_CHUNK *
+		    (uint64_t)SL_XDP_MAG_CHUNK;
+	if (*entries > SL_XDP_MAG_ENTRIES_MAX) {
+		errf(err, err_size, "%s.action: steer to group %s: the Maglev "
+		     "tables of the steered groups hold more than %u entries "
+		     "together, the XDP backend's limit (smaller table_size)",
+		     where, g->name, SL_XDP_MAG_ENTRIES_MAX);
+		return -E2BIG;
+	}
+	return 0;
+}
+
 int
 sl_xdp_policy_supported(const struct sl_policy *p, char *err, size_t err_size)
 {
+	bool *seen = NULL;
+	uint32_t n_groups = 0;
+	uint64_t entries = 0;
+	char where[32];
+	int ret = 0;
+
 	if (p->n_rules > SL_XDP_RULES_MAX) {
 		errf(err, err_size, "rules: %zu rules, the XDP backend holds at "
 		     "most %u", p->n_rules, SL_XDP_RULES_MAX);
@@ -68,22 +154,23 @@ sl_xdp_policy_supported(const struct sl_policy *p, char *err, size_t err_size)
 			     "tracking (settings.conntrack.enabled)", i);
 			return -ENOTSUP;
 		}
-		if (r->action.type != SL_ACTION_ACCEPT &&
-		    r->action.type != SL_ACTION_DROP) {
-			errf(err, err_size, "rules[%zu].action: %s is not "
-			     "implemented in the XDP backend yet; use the DPDK "
-			     "backend", i, sl_action_name(r->action.type));
-			return -ENOTSUP;
-		}
 	}
-	if (p->default_action.type != SL_ACTION_ACCEPT &&
-	    p->default_action.type != SL_ACTION_DROP) {
-		errf(err, err_size, "default: %s is not implemented in the XDP "
-		     "backend yet; use the DPDK backend",
-		     sl_action_name(p->default_action.type));
-		return -ENOTSUP;
+	seen = calloc(p->n_groups + 1, sizeof(*seen));
+	if (seen == NULL)
+		return -ENOMEM;
+	for (size_t i = 0; i <= p->n_rules && ret == 0; i++) {
+		const struct sl_action *a = i < p->n_rules ?
+			&p->rules[i].action : &p->default_action;
+
+		if (i < p->n_rules)
+			snprintf(where, sizeof(where), "rules[%zu]", i);
+		else
+			snprintf(where, sizeof(where), "default");
+		ret = action_supported(p, a, where, seen, &n_groups, &entries,
+				       err, err_size);
 	}
-	return 0;
+	free(seen);
+	return ret;
 }
 
 /* Whether prefix (alen, a) contains prefix (blen, b). */
@@ -392,11 +479,111 @@ build_small_fields(struct sl_xdp_image *img,
 		      &bm[SL_XDP_BM_VLAN + SL_XDP_VLAN_NONE]);
 }
 
+/*
+ * The steered groups and their Maglev tables: what rep_build()
+ * (dataplane/rep_build.c) builds for the DPDK path - the same identities,
+ * weights and states, a port absent on this host down, the same size and
+ * seed - with each target's interface for the redirect.
+ */
+static int
+build_steer(struct sl_xdp_image *img, const struct sl_policy *p,
+	    const uint32_t *ifindex_of, char *err, size_t err_size)
+{
+	int32_t *steer_of = malloc(sizeof(*steer_of) * (p->n_groups + 1));
+	struct sl_maglev_target *mt = calloc(SL_POLICY_TARGETS_MAX, sizeof(*mt));
+	char (*ids)[SL_MAGLEV_ID_MAX] = calloc(SL_POLICY_TARGETS_MAX,
+					       sizeof(*ids));
+	uint16_t *table = NULL;
+	uint32_t chunks = 0;
+	int ret = -ENOMEM;
+
+	img->group_of = calloc(SL_XDP_GROUPS_MAX, sizeof(*img->group_of));
+	img->groups = calloc(SL_XDP_GROUPS_MAX, sizeof(*img->groups));
+	if (steer_of == NULL || mt == NULL || ids == NULL ||
+	    img->group_of == NULL || img->groups == NULL)
+		goto out;
+	for (size_t g = 0; g < p->n_groups; g++)
+		steer_of[g] = -1;
+	/* steer indices in the order of first use; the default is last */
+	for (uint32_t i = 0; i <= img->n_rules; i++) {
+		const struct sl_action *a = i < img->n_rules ?
+			&p->rules[i].action : &p->default_action;
+		int g;
+
+		if (a->type != SL_ACTION_STEER)
+			continue;
+		g = sl_policy_find_group(p, a->group);	/* checked: >= 0 */
+		if (steer_of[g] < 0) {
+			steer_of[g] = (int32_t)img->n_groups;
+			img->group_of[img->n_groups] = g;
+			img->groups[img->n_groups].chunk = chunks;
+			chunks += (p->groups[g].table_size + SL_XDP_MAG_CHUNK - 1) /
+				  SL_XDP_MAG_CHUNK;
+			img->n_groups++;
+		}
+		img->rules[i].group = (uint16_t)steer_of[g];
+	}
+	img->n_mag = chunks;
+	if (chunks == 0) {
+		ret = 0;
+		goto out;
+	}
+	img->mag = malloc(sizeof(*img->mag) * chunks);
+	table = malloc(sizeof(*table) * (size_t)chunks * SL_XDP_MAG_CHUNK);
+	if (img->mag == NULL || table == NULL)
+		goto out;
+	for (uint32_t k = 0; k < img->n_groups; k++) {
+		const struct sl_group *sg = &p->groups[img->group_of[k]];
+		struct sl_xdp_group *xg = &img->groups[k];
+
+		for (size_t i = 0; i < sg->n_targets; i++) {
+			const struct sl_target *st = &sg->targets[i];
+			int port = sl_policy_find_port(p, st->port);
+
+			mt[i].id = ids[i];
+			mt[i].id_len = sl_maglev_target_identity(st, ids[i],
+								 sizeof(ids[i]));
+			mt[i].weight = st->weight;
+			mt[i].state = st->state;
+			xg->ifindex[i] = port >= 0 && ifindex_of ?
+					 ifindex_of[port] : 0;
+			if (xg->ifindex[i] == 0)	/* not on this host */
+				mt[i].state = SL_TARGET_DOWN;
+		}
+		ret = sl_maglev_build(mt, sg->n_targets, sg->table_size,
+				      p->settings.flow_hash_seed, table);
+		if (ret < 0) {
+			errf(err, err_size, "groups: %s: Maglev table: %s",
+			     sg->name, strerror(-ret));
+			goto out;
+		}
+		xg->size = sg->table_size;
+		xg->n_live = (uint32_t)ret;
+		/* the tail of the last chunk names no target */
+		for (uint32_t e = sg->table_size;
+		     e % SL_XDP_MAG_CHUNK != 0; e++)
+			table[e] = SL_XDP_MAG_NONE;
+		memcpy(&img->mag[xg->chunk], table,
+		       sizeof(*table) * ((sg->table_size + SL_XDP_MAG_CHUNK - 1) /
+					 SL_XDP_MAG_CHUNK * SL_XDP_MAG_CHUNK));
+	}
+	ret = 0;
+out:
+	free(steer_of);
+	free(mt);
+	free(ids);
+	free(table);
+	return ret;
+}
+
 void
 sl_xdp_image_free(struct sl_xdp_image *img)
 {
 	if (img == NULL)
 		return;
+	free(img->groups);
+	free(img->group_of);
+	free(img->mag);
 	free(img->rules);
 	for (unsigned int t = 0; t < SL_XDP_TRIES; t++)
 		free(img->trie[t]);
@@ -487,6 +674,8 @@ sl_xdp_compile(const struct sl_policy *p, const uint32_t *ifindex_of,
 		ret = build_ports(img, mc, live, false, SL_XDP_PIDX_DPORT);
 	if (ret == 0)
 		ret = build_inport(img, mc, live, rule_ifindex, err, err_size);
+	if (ret == 0)
+		ret = build_steer(img, p, ifindex_of, err, err_size);
 	if (ret != 0)
 		goto fail;
 	free(mc);

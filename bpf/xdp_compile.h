@@ -49,15 +49,24 @@ struct sl_xdp_image {
 	struct sl_xdp_inport_entry *inport;
 	size_t n_inport;
 	uint32_t n_never;		/* rules whose in_port is absent */
+	/* Steer: the groups a steer action names (sl_grp), in the order of
+	 * their first use, and their Maglev tables (sl_mag). */
+	struct sl_xdp_group *groups;
+	uint32_t n_groups;
+	int32_t *group_of;		/* steer index -> policy group index */
+	struct sl_xdp_mag_chunk *mag;
+	uint32_t n_mag;			/* chunks */
 };
 
 /*
  * Whether the XDP backend can enforce p: at most SL_XDP_RULES_MAX rules,
  * no payload rules (XDP cannot run Hyperscan: the error names the DPDK
  * backend and its af_xdp port), no ct match without
- * settings.conntrack.enabled, and - not implemented yet - no replicate or
- * steer action.  Returns 0, or -ENOTSUP / -E2BIG with a
- * sentence naming the field in err.
+ * settings.conntrack.enabled, and - not implemented yet - no replicate
+ * action and no steer to a group with a tunnel (vxlan, geneve, gre)
+ * target; at most SL_XDP_GROUPS_MAX steered groups whose tables hold at
+ * most SL_XDP_MAG_ENTRIES_MAX entries together.  Returns 0, or -ENOTSUP /
+ * -E2BIG with a sentence naming the field in err.
  */
 int sl_xdp_policy_supported(const struct sl_policy *p, char *err,
 			    size_t err_size);
@@ -65,7 +74,11 @@ int sl_xdp_policy_supported(const struct sl_policy *p, char *err,
 /*
  * Compile a valid, supported policy.  ifindex_of[i] is the interface of
  * policy port i, 0 when it is not on this host (rules naming it never
- * match, as in the DPDK dataplane); NULL: every port is absent.  Returns
+ * match, as in the DPDK dataplane; a steer target naming it is out of the
+ * Maglev table, as rep_build() leaves out a port absent on the node);
+ * NULL: every port is absent.  Each steered group's table is
+ * sl_maglev_build() over sl_maglev_target_identity(), weight and state of
+ * its targets with the policy's seed: the DPDK path's table.  Returns
  * 0 with *out to free with sl_xdp_image_free(), or -errno with err filled.
  */
 int sl_xdp_compile(const struct sl_policy *p, const uint32_t *ifindex_of,

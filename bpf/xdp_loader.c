@@ -35,6 +35,8 @@
 	_(INPORT, "sl_inport")                                                 \
 	_(RULES, "sl_rules")                                                   \
 	_(RCNT, "sl_rcnt")                                                     \
+	_(GRP, "sl_grp")                                                       \
+	_(MAG, "sl_mag")                                                       \
 	_(CTL, "sl_ctl")                                                       \
 	_(DROPS, "sl_drops")                                                   \
 	_(PORTS, "sl_ports")                                                   \
@@ -42,14 +44,15 @@
 	_(CLOCK, "sl_clock")                                                   \
 	_(LAST, "sl_last")                                                     \
 	_(TX, "sl_tx")                                                         \
-	_(RT, "sl_rt")
+	_(RT, "sl_rt")                                                         \
+	_(STEER, "sl_steer")
 
 enum {
 #define MAP_ENUM_(e, name) M_##e,
 	SL_XDP_MAPS(MAP_ENUM_)
 #undef MAP_ENUM_
 	M_N,
-	M_SET_N = M_CTL,	/* maps M_A4 .. M_RCNT are per set */
+	M_SET_N = M_CTL,	/* maps M_A4 .. M_MAG are per set */
 };
 
 static const char *const map_names[M_N] = {
@@ -60,7 +63,8 @@ static const char *const map_names[M_N] = {
 
 /* The inner maps of each set, as the program's templates declare them
  * (sluice_xdp.bpf.c): the kernel refuses an inner map that differs, in
- * max_entries too unless BPF_F_INNER_MAP (sl_a4: sized per policy). */
+ * max_entries too unless BPF_F_INNER_MAP (sl_a4, sl_mag: sized per
+ * policy). */
 static const struct inner_spec {
 	enum bpf_map_type type;
 	uint32_t key_size, value_size, max_entries, flags;
@@ -83,6 +87,10 @@ static const struct inner_spec {
 		      SL_XDP_RULES_MAX + 1, 0 },
 	[M_RCNT] = { BPF_MAP_TYPE_PERCPU_ARRAY, 4,
 		     sizeof(struct sl_xdp_counter), SL_XDP_RULES_MAX + 1, 0 },
+	[M_GRP] = { BPF_MAP_TYPE_ARRAY, 4, sizeof(struct sl_xdp_group),
+		    SL_XDP_GROUPS_MAX, 0 },
+	[M_MAG] = { BPF_MAP_TYPE_ARRAY, 4, sizeof(struct sl_xdp_mag_chunk), 1,
+		    BPF_F_INNER_MAP },
 };
 
 #define LINKS_MAX 64
@@ -673,6 +681,12 @@ fill_set(const struct sl_xdp_image *img, const int *fd)
 	if (ret == 0)
 		ret = fill_array(fd[M_RULES], img->rules, sizeof(*img->rules),
 				 img->n_rules + 1);
+	if (ret == 0)
+		ret = fill_array(fd[M_GRP], img->groups, sizeof(*img->groups),
+				 img->n_groups);
+	if (ret == 0)
+		ret = fill_array(fd[M_MAG], img->mag, sizeof(*img->mag),
+				 img->n_mag);
 	return ret;
 }
 
@@ -896,7 +910,10 @@ sl_xdp_apply(struct sl_xdp *x, const struct sl_policy *p,
 
 	/* 1. the inactive set, whole, in fresh maps */
 	for (int m = 0; m < M_SET_N; m++) {
-		fd[m] = create_inner(m, m == M_A4 ? img->n_a4 : 0);
+		/* sl_mag holds one chunk at least: an array map has
+		 * entries */
+		fd[m] = create_inner(m, m == M_A4 ? img->n_a4 :
+				     m == M_MAG ? (img->n_mag ? img->n_mag : 1) : 0);
 		if (fd[m] < 0) {
 			ret = -errno;
 			errf(err, err_size, "cannot create map %s: %s",
@@ -1005,6 +1022,7 @@ read_ports(const struct sl_xdp *x, struct sl_xdp_stats *s)
 			ps->passed += v[c].passed;
 			ps->dropped += v[c].dropped;
 			ps->routed += v[c].routed;
+			ps->steered += v[c].steered;
 		}
 	}
 	return 0;
@@ -1027,6 +1045,8 @@ sl_xdp_stats_read(struct sl_xdp *x, struct sl_xdp_stats **out)
 		read_percpu(x, x->map_fd[M_DROPS], r, &s->drops[r]);
 	for (uint32_t r = 0; r < SL_XDP_RT_MAX; r++)
 		read_percpu(x, x->map_fd[M_RT], r, &s->route[r]);
+	for (uint32_t r = 0; r < SL_XDP_ST_MAX; r++)
+		read_percpu(x, x->map_fd[M_STEER], r, &s->steer[r]);
 	s->routing = (ctl.flags & SL_XDP_CTL_ROUTE) != 0;
 	ret = read_ports(x, s);
 	if (ret != 0)
@@ -1128,6 +1148,18 @@ sl_xdp_ct_flush(struct sl_xdp *x)
 	if (prev != NULL)
 		bpf_map_delete_elem(x->map_fd[M_CT], &key);
 	return 0;
+}
+
+const char *
+sl_xdp_st_reason_name(unsigned int reason)
+{
+	static const char *const names[SL_XDP_ST_MAX] = {
+#define ST_NAME_(e, name) [SL_XDP_ST_##e] = name,
+		SL_XDP_ST_REASONS(ST_NAME_)
+#undef ST_NAME_
+	};
+
+	return reason < SL_XDP_ST_MAX ? names[reason] : "?";
 }
 
 const char *

@@ -99,7 +99,10 @@ int sl_xdp_routing(struct sl_xdp *x, bool *on);
 /*
  * Write a policy and switch to it atomically.  ifindex_of[i] is the
  * interface of policy port i (0: not on this host); NULL resolves each
- * port by its name (if_nametoindex).  Refuses what the backend cannot
+ * port by its name (if_nametoindex).  The steered groups' Maglev tables
+ * are part of the set, so the switch covers them; a target's interface is
+ * looked up when the policy is applied (an interface created later needs
+ * a new apply).  Refuses what the backend cannot
  * enforce (sl_xdp_policy_supported) before touching any map.
  */
 int sl_xdp_apply(struct sl_xdp *x, const struct sl_policy *p,
@@ -114,7 +117,7 @@ struct sl_xdp_rule_stats {
 
 struct sl_xdp_port_stats {
 	uint32_t ifindex;
-	uint64_t rx_packets, rx_bytes, passed, dropped, routed;
+	uint64_t rx_packets, rx_bytes, passed, dropped, routed, steered;
 };
 
 struct sl_xdp_stats {
@@ -125,6 +128,7 @@ struct sl_xdp_stats {
 	struct sl_xdp_counter drops[SL_DROP_MAX];
 	bool routing;				/* sl_xdp_routing() */
 	struct sl_xdp_counter route[SL_XDP_RT_MAX]; /* by SL_XDP_RT_* */
+	struct sl_xdp_counter steer[SL_XDP_ST_MAX]; /* by SL_XDP_ST_* */
 	struct sl_xdp_port_stats *ports;
 	size_t n_ports;
 };
@@ -151,6 +155,9 @@ int sl_xdp_test_run_frame(struct sl_xdp *x, const void *pkt, uint32_t len,
 
 /* The name of an SL_XDP_RT_* reason in stats ("routed", "no_neigh"). */
 const char *sl_xdp_rt_reason_name(unsigned int reason);
+
+/* The name of an SL_XDP_ST_* reason in stats ("steered", "no_egress"). */
+const char *sl_xdp_st_reason_name(unsigned int reason);
 
 /* The time (ns) a program opened with opts.test_clock sees. */
 int sl_xdp_set_test_clock(struct sl_xdp *x, uint64_t ns);

@@ -27,6 +27,13 @@
  *   sl_rules           array, rule index -> struct sl_xdp_rule; entry
  *                      n_rules is the default action
  *   sl_rcnt            per-CPU array, rule index -> struct sl_xdp_counter
+ *   sl_grp             array, steer group index -> struct sl_xdp_group
+ *                      (only the groups a steer action names, numbered
+ *                      in the order of their first use: sl_xdp_rule.group)
+ *   sl_mag             array of struct sl_xdp_mag_chunk: every steered
+ *                      group's Maglev table, each from its own chunk on
+ *                      (sl_xdp_group.chunk), sized per policy
+ *                      (BPF_F_INNER_MAP)
  *
  * A prefix table holds a /0 entry, so every address of the family finds
  * the rules whose prefix holds it: an entry for prefix P has the bits of
@@ -113,6 +120,36 @@
 /* Interfaces sl_tx can hold: those the program is attached to. */
 #define SL_XDP_TX_MAX		256
 
+/* Steer: groups a policy may steer to, targets per group
+ * (SL_POLICY_TARGETS_MAX), Maglev entries per sl_mag value, and the table
+ * entries of all steered groups of one policy together (2 bytes each:
+ * 64 MiB per set). */
+#define SL_XDP_GROUPS_MAX	256
+#define SL_XDP_TARGETS_MAX	256
+#define SL_XDP_MAG_CHUNK	32
+#define SL_XDP_MAG_ENTRIES_MAX	(1u << 25)
+/* A table entry that names no target (SL_MAGLEV_NONE). */
+#define SL_XDP_MAG_NONE		0xffffu
+/* sl_last.target when no steer target was picked. */
+#define SL_XDP_NO_TARGET	0xffffu
+
+/*
+ * What steer did with a packet: index into sl_steer.  A packet with no live
+ * target is dropped and counted under the drop reason no_target instead.
+ * _(enum suffix, name in stats)
+ */
+#define SL_XDP_ST_REASONS(_)                                                   \
+	_(STEERED, "steered")		/* redirected to the target */         \
+	_(NO_EGRESS, "no_egress")	/* target's interface not in sl_tx:    \
+					   XDP_PASS, the kernel routes it */
+
+enum sl_xdp_st_reason {
+#define SL_XDP_ST_ENUM_(e, name) SL_XDP_ST_##e,
+	SL_XDP_ST_REASONS(SL_XDP_ST_ENUM_)
+#undef SL_XDP_ST_ENUM_
+	SL_XDP_ST_MAX
+};
+
 /*
  * What routing did with an accepted IP packet: index into sl_rt.  Every
  * reason but ROUTED is XDP_PASS, so that the kernel routes the packet (and
@@ -157,7 +194,9 @@ struct sl_xdp_lpm6_key {
 
 struct sl_xdp_rule {
 	__u8 action;		/* enum sl_action_type */
-	__u8 pad[7];
+	__u8 pad0;
+	__u16 group;		/* steer: index into sl_grp */
+	__u8 pad[4];
 	/* What rules of the same id counted under earlier policies; user
 	 * space writes it, the program never reads it. */
 	__u64 carried_packets;
@@ -201,6 +240,23 @@ struct sl_xdp_ct_entry {
 	__u32 pad;
 };
 
+/* One steered group (sl_grp). */
+struct sl_xdp_group {
+	__u32 chunk;		/* its table starts at sl_mag[chunk] */
+	__u32 size;		/* table_size, a prime */
+	__u32 n_live;		/* live targets; 0: every entry is NONE */
+	__u32 pad;
+	/* interface of target i; 0 for a target out of the table */
+	__u32 ifindex[SL_XDP_TARGETS_MAX];
+};
+
+/* SL_XDP_MAG_CHUNK consecutive entries of a Maglev table: the target index
+ * (into the group's list) or SL_XDP_MAG_NONE.  Entry k of a group is
+ * sl_mag[chunk + k / SL_XDP_MAG_CHUNK].e[k % SL_XDP_MAG_CHUNK]. */
+struct sl_xdp_mag_chunk {
+	__u16 e[SL_XDP_MAG_CHUNK];
+};
+
 struct sl_xdp_ctl {
 	__u32 active;		/* 0 or 1: the set packets use */
 	__u32 flags;		/* SL_XDP_CTL_*, for both sets */
@@ -218,6 +274,7 @@ struct sl_xdp_port_counter {
 	__u64 passed;		/* XDP_PASS */
 	__u64 dropped;		/* XDP_DROP */
 	__u64 routed;		/* XDP_REDIRECT (routed in XDP) */
+	__u64 steered;		/* XDP_REDIRECT (steered to a target) */
 };
 
 /* The last verdict of each CPU, kept only when the program was loaded with
@@ -227,7 +284,9 @@ struct sl_xdp_verdict {
 	__u8 reason;		/* enum sl_drop_reason */
 	__u8 action;		/* enum sl_action_type of the rule, or 0 */
 	__u8 route;		/* enum sl_xdp_rt_reason, or SL_XDP_RT_NONE */
-	__u8 pad;
+	__u8 steer;		/* enum sl_xdp_st_reason, or SL_XDP_RT_NONE */
+	__u16 target;		/* steer: the target index, or SL_XDP_NO_TARGET */
+	__u16 pad;
 };
 
 #endif /* SLUICE_XDP_MAPS_H */
