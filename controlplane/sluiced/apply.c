@@ -210,6 +210,13 @@ sd_apply(struct sluiced *sd, struct sl_policy *next, uint64_t if_generation,
 		}
 		trim_diff(*diff_out);
 	}
+	/* A policy the backend cannot enforce is refused before it is
+	 * persisted, and a dry run says so too: persisted, it would be the
+	 * state while the XDP program runs an older one. */
+	if (sd->backend != NULL && sd->backend->check(sd, next, e) != 0) {
+		sd->refused++;
+		goto fail;
+	}
 	if ((flags & SD_APPLY_DRY_RUN) || sl_policy_equal(sd->st.policy,
 							  next)) {
 		sl_policy_free(next);
@@ -241,6 +248,10 @@ sd_apply(struct sluiced *sd, struct sl_policy *next, uint64_t if_generation,
 	SD_INFO("generation %llu in force (%zu rules, %zu routes, %zu "
 		"groups)", (unsigned long long)next->generation,
 		next->n_rules, next->n_routes, next->n_groups);
+	/* Checked above, so only a resource failure can refuse it here;
+	 * the backend logs it and /v1/status shows it. */
+	if (sd->backend != NULL)
+		sd->backend->apply(sd, next);
 	/* Pushed from the event loop once the reply is on its way, so a
 	 * big push does not hold the acknowledgement back. */
 	sd->dp.sync_wanted = true;

@@ -135,8 +135,11 @@ get_status(struct sd_call *c)
 		"last_error", dp->last_error[0] ? json_string(dp->last_error) :
 			json_null());
 	sd_reply(c, 200, json_pack(
-		"{s:s, s:I, s:I, s:s, s:s, s:o, s:o, s:{s:I, s:I, s:I, s:I}}",
+		"{s:s, s:s, s:o, s:I, s:I, s:s, s:s, s:o, s:o, "
+		"s:{s:I, s:I, s:I, s:I}}",
 		"version", SD_VERSION,
+		"backend", sd->backend ? sd->backend->name : "dpdk",
+		"xdp", sd->backend ? sd->backend->status(c->sd) : json_null(),
 		"generation", (json_int_t)p->generation,
 		"uptime_s", (json_int_t)(time(NULL) - sd->started),
 		"state_file", sd->st.path,
@@ -551,6 +554,20 @@ stats_done(struct sd_call *c, json_t *reply, const char *body, size_t len,
 static void
 get_stats(struct sd_call *c)
 {
+	if (c->sd->backend != NULL) {
+		json_t *stats = c->sd->backend->stats(c->sd);
+
+		if (stats == NULL) {
+			sd_fail(c, 503, "dataplane_unavailable", NULL,
+				"cannot read the %s counters: %s",
+				c->sd->backend->name, strerror(errno));
+			return;
+		}
+		json_object_set_new(stats, "generation",
+				    json_integer((json_int_t)generation(c)));
+		sd_reply(c, 200, stats);
+		return;
+	}
 	sd_defer(c, "stats", json_object(), 5000, stats_done);
 }
 

@@ -3,7 +3,8 @@
  * sluiced: options, start-up (state file, else --config, else an empty
  * policy), the event loop and shutdown.  SIGHUP reloads --config through
  * the same apply path as the API; SIGINT and SIGTERM stop the daemon, which
- * leaves the dataplane forwarding with its last tables.
+ * leaves the dataplane (or, with --backend xdp, the pinned XDP program)
+ * forwarding with its last tables.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -16,6 +17,8 @@
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include "sluice/xdp_maps.h"	/* SL_XDP_PIN_ROOT_DEFAULT, in any build */
 
 #include "log.h"
 #include "sluiced.h"
@@ -53,6 +56,10 @@ enum {
 	OPT_REQUEST_TIMEOUT,
 	OPT_RATE,
 	OPT_LOG_LEVEL,
+	OPT_BACKEND,
+	OPT_XDP_DEV,
+	OPT_XDP_GENERIC,
+	OPT_XDP_PIN_ROOT,
 };
 
 static const struct option long_options[] = {
@@ -69,6 +76,10 @@ static const struct option long_options[] = {
 	{ "request-timeout", required_argument, NULL, OPT_REQUEST_TIMEOUT },
 	{ "rate", required_argument, NULL, OPT_RATE },
 	{ "log-level", required_argument, NULL, OPT_LOG_LEVEL },
+	{ "backend", required_argument, NULL, OPT_BACKEND },
+	{ "xdp-dev", required_argument, NULL, OPT_XDP_DEV },
+	{ "xdp-generic", no_argument, NULL, OPT_XDP_GENERIC },
+	{ "xdp-pin-root", required_argument, NULL, OPT_XDP_PIN_ROOT },
 	SD_CLUSTER_LONG_OPTIONS
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ NULL, 0, NULL, 0 },
@@ -92,11 +103,16 @@ usage(FILE *f)
 "  --request-timeout S     idle seconds before a connection is closed (%u)\n"
 "  --rate N                requests a second per listener (%u)\n"
 "  --log-level LEVEL       err, warn, info (default) or debug\n"
+"  --backend dpdk|xdp      who enforces the policy: the DPDK dataplane\n"
+"                          (default) or the XDP program, run by sluiced\n"
+"  --xdp-dev IF[,IF...]    xdp: the interfaces to attach to\n"
+"  --xdp-generic           xdp: generic (skb) mode only\n"
+"  --xdp-pin-root DIR      xdp: pin (and adopt) the program here (%s)\n"
 "docs/api.md describes the API; docs/sluiced.md the daemon.\n",
 		SD_STATE_DIR_DEFAULT, SD_API_SOCKET_DEFAULT,
 		SL_DP_SOCKET_DEFAULT, SD_MAX_BODY_DEFAULT,
 		SD_MAX_CONNS_DEFAULT, SD_REQUEST_TIMEOUT_DEFAULT,
-		SD_RATE_DEFAULT);
+		SD_RATE_DEFAULT, SL_XDP_PIN_ROOT_DEFAULT);
 	sd_cluster_usage(f);
 }
 
@@ -131,6 +147,8 @@ parse_options(int argc, char **argv, struct sd_options *o)
 		.max_conns = SD_MAX_CONNS_DEFAULT,
 		.request_timeout = SD_REQUEST_TIMEOUT_DEFAULT,
 		.rate = SD_RATE_DEFAULT,
+		.backend = "dpdk",
+		.xdp_pin_root = SL_XDP_PIN_ROOT_DEFAULT,
 	};
 	sd_cluster_opts_default(&o->cluster);
 	while ((c = getopt_long(argc, argv, "c:h", long_options, NULL)) != -1) {
@@ -143,6 +161,10 @@ parse_options(int argc, char **argv, struct sd_options *o)
 		case OPT_TLS_CERT: o->tls_cert = optarg; break;
 		case OPT_TLS_KEY: o->tls_key = optarg; break;
 		case OPT_DP_SOCKET: o->dp_socket = optarg; break;
+		case OPT_BACKEND: o->backend = optarg; break;
+		case OPT_XDP_DEV: o->xdp_devs = optarg; break;
+		case OPT_XDP_GENERIC: o->xdp_generic = true; break;
+		case OPT_XDP_PIN_ROOT: o->xdp_pin_root = optarg; break;
 		case OPT_MAX_BODY:
 			if (parse_uint("max-body", optarg, 1024, 1ull << 30,
 				       &n) != 0)
@@ -198,6 +220,28 @@ parse_options(int argc, char **argv, struct sd_options *o)
 		fprintf(stderr, "sluiced: --listen needs --token-file: the TCP "
 			"listener only serves requests with the bearer "
 			"token\n");
+		return -1;
+	}
+	if (strcmp(o->backend, "dpdk") != 0 && strcmp(o->backend, "xdp") != 0) {
+		fprintf(stderr, "sluiced: --backend %s: want dpdk or xdp\n",
+			o->backend);
+		return -1;
+	}
+#ifndef SD_HAVE_XDP
+	if (strcmp(o->backend, "xdp") == 0) {
+		fprintf(stderr, "sluiced: --backend xdp: this sluiced was built "
+			"without the XDP datapath (meson -Dxdp=false)\n");
+		return -1;
+	}
+#endif
+	if ((strcmp(o->backend, "xdp") == 0) != (o->xdp_devs != NULL)) {
+		fprintf(stderr, "sluiced: --backend xdp and --xdp-dev go "
+			"together\n");
+		return -1;
+	}
+	if (o->xdp_pin_root[0] != '/') {
+		fprintf(stderr, "sluiced: --xdp-pin-root %s: want an absolute "
+			"path under /sys/fs/bpf\n", o->xdp_pin_root);
 		return -1;
 	}
 	if ((o->tls_cert == NULL) != (o->tls_key == NULL) ||
@@ -446,6 +490,10 @@ main(int argc, char **argv)
 		}
 		free(dir);
 	}
+#ifdef SD_HAVE_XDP
+	if (strcmp(sd.opt.backend, "xdp") == 0 && sd_xdp_start(&sd) != 0)
+		return EXIT_FAILURE;
+#endif
 	ret = sd_dp_listen(&sd);
 	if (ret == 0)
 		ret = sd_api_start(&sd);
@@ -459,13 +507,16 @@ main(int argc, char **argv)
 		(unsigned long long)sd.st.policy->generation,
 		sd.opt.dp_socket);
 	sig = run_loop(&sd, sigfd);
-	SD_INFO("signal %d: stopping (the dataplane keeps forwarding)", sig);
+	SD_INFO("signal %d: stopping (the %s keeps forwarding)", sig,
+		sd.backend ? "pinned XDP program" : "dataplane");
 	/* Waiting HTTP requests get their error before the servers stop. */
 	sd_dp_close(&sd, "sluiced is stopping");
 	sd_shared_abort(&sd, "sluiced is stopping");
 	sd_api_run(&sd);
 	sd_api_stop(&sd);
 	sd_cluster_stop(&sd);
+	if (sd.backend != NULL)
+		sd.backend->stop(&sd);
 	if (sd.dp.listen_fd >= 0) {
 		close(sd.dp.listen_fd);
 		unlink(sd.opt.dp_socket);

@@ -49,6 +49,39 @@ struct sd_options {
 	unsigned int request_timeout;
 	unsigned int rate;
 	struct sd_cluster_opts cluster;	/* --etcd and friends (cluster.h) */
+	/* --backend xdp (xdp.c): the XDP program on these devices enforces
+	 * the policy instead of the DPDK dataplane. */
+	const char *backend;		/* "dpdk" (default) or "xdp" */
+	const char *xdp_devs;		/* --xdp-dev IF[,IF...] */
+	bool xdp_generic;		/* --xdp-generic: skb mode only */
+	const char *xdp_pin_root;	/* --xdp-pin-root */
+};
+
+struct sluiced;
+struct sd_err;
+
+/*
+ * A datapath that sluiced drives in-process (the XDP backend, xdp.c)
+ * rather than over the dataplane link.  NULL in struct sluiced: the DPDK
+ * dataplane, and nothing below is called.
+ */
+struct sd_backend {
+	const char *name;		/* "xdp" */
+	/* Whether the backend can enforce p: 0, or -1 with e set (422),
+	 * before anything is persisted. */
+	int (*check)(struct sluiced *sd, const struct sl_policy *p,
+		     struct sd_err *e);
+	/* Enforce the state just installed: 0 or -errno (logged, and kept
+	 * for /v1/status). */
+	int (*apply)(struct sluiced *sd, const struct sl_policy *p);
+	/* Counters in the dataplane's "stats" shape (rules, drops, ports);
+	 * NULL with errno set. */
+	json_t *(*stats)(struct sluiced *sd);
+	/* What /v1/status says about the backend. */
+	json_t *(*status)(struct sluiced *sd);
+	/* Stop: the program stays attached and pinned. */
+	void (*stop)(struct sluiced *sd);
+	void *priv;
 };
 
 /* The desired state and its canonical text, always in step. */
@@ -93,6 +126,7 @@ struct sluiced {
 	struct sd_state st;
 	struct sd_dplink dp;
 	struct sd_api *api;
+	struct sd_backend *backend;	/* NULL: the DPDK dataplane */
 	struct sd_cluster *cluster;	/* members, cluster groups */
 	struct sd_shared *shared;	/* the shared desired state; NULL on
 					 * a single node (shared.h) */
@@ -116,6 +150,12 @@ struct sd_err {
 void sd_err_set(struct sd_err *e, unsigned int status, const char *code,
 		const char *field, const char *fmt, ...)
 	__attribute__((format(printf, 5, 6)));
+
+/* ---- xdp.c: the XDP backend (only in a build with -Dxdp=true) ---- */
+
+/* Open or adopt the program, attach it to --xdp-dev, set sd->backend and
+ * enforce the installed state.  0 or -errno (logged). */
+int sd_xdp_start(struct sluiced *sd);
 
 /* ---- state.c: the state file ---- */
 

@@ -47,8 +47,10 @@ ERROR_CODES = {
     415: {"unsupported_media_type"},
     422: {"invalid"},
     429: {"rate_limited"},
-    503: {"dataplane_unavailable"},
+    503: {"dataplane_unavailable", "dataplane_error", "out_of_memory",
+          "etcd_unavailable"},
     504: {"timeout"},
+    507: {"state_not_saved"},
 }
 
 

@@ -1,0 +1,258 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The XDP backend of sluiced (--backend xdp, docs/sluiced.md): the policy
+ * is enforced by the XDP program (bpf/, docs/xdp.md) that sluiced loads -
+ * or adopts, when one is pinned under --xdp-pin-root - and attaches to the
+ * --xdp-dev interfaces.  sd_apply() asks check() before it persists a
+ * change and calls apply() once it is installed; the loader switches the
+ * program's maps atomically.  Stats are read from the program's per-CPU
+ * counters in the dataplane's "stats" shape, so /v1/stats, /metrics and
+ * sluicectl read both backends alike.
+ *
+ * Built only with -Dxdp=true (it links libsl_xdp); main.c refuses
+ * --backend xdp otherwise.  On exit the program stays attached and pinned:
+ * forwarding goes on, and the next sluiced adopts it.
+ */
+#include <errno.h>
+#include <net/if.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sluice/drop_reason.h"
+#include "xdp_compile.h"
+#include "xdp_loader.h"
+
+#include "log.h"
+#include "sluiced.h"
+
+#define SD_XDP_DEVS_MAX 16
+
+struct sd_xdp {
+	struct sl_xdp *x;
+	bool adopted;
+	unsigned int n_devs;
+	char devs[SD_XDP_DEVS_MAX][IF_NAMESIZE];
+	enum sl_xdp_mode mode[SD_XDP_DEVS_MAX];
+	uint64_t applied_generation;
+	char last_error[512];
+};
+
+static int
+xdp_check(struct sluiced *sd, const struct sl_policy *p, struct sd_err *e)
+{
+	char err[512];
+
+	(void)sd;
+	if (sl_xdp_policy_supported(p, err, sizeof(err)) == 0)
+		return 0;
+	sd_err_set(e, 422, "invalid", NULL, "the XDP backend cannot "
+		   "enforce this policy: %s", err);
+	return -1;
+}
+
+static int
+xdp_apply(struct sluiced *sd, const struct sl_policy *p)
+{
+	struct sd_xdp *b = sd->backend->priv;
+	int ret;
+
+	ret = sl_xdp_apply(b->x, p, NULL, b->last_error,
+			   sizeof(b->last_error));
+	if (ret != 0) {
+		SD_ERR("xdp: generation %llu not applied: %s",
+		       (unsigned long long)p->generation, b->last_error);
+		return ret;
+	}
+	b->last_error[0] = '\0';
+	b->applied_generation = p->generation;
+	return 0;
+}
+
+static json_t *
+xdp_stats(struct sluiced *sd)
+{
+	struct sd_xdp *b = sd->backend->priv;
+	struct sl_xdp_stats *s;
+	json_t *root, *rules, *drops, *ports;
+	char name[IF_NAMESIZE];
+	int ret;
+
+	ret = sl_xdp_stats_read(b->x, &s);
+	if (ret != 0) {
+		errno = -ret;
+		return NULL;
+	}
+	root = json_object();
+	rules = json_array();
+	drops = json_object();
+	ports = json_array();
+	/* The dataplane's shape where they overlap (rules, drops, ports);
+	 * what only XDP has is under "xdp". */
+	for (uint32_t i = 0; s->has_policy && i <= s->n_rules; i++)
+		json_array_append_new(rules, json_pack("{s:s, s:s, s:I, s:I}",
+			"id", s->rules[i].id,
+			"action", sl_action_name(s->rules[i].action),
+			"packets", (json_int_t)s->rules[i].packets,
+			"bytes", (json_int_t)s->rules[i].bytes));
+	for (unsigned int r = 1; r < SL_DROP_MAX; r++)
+		json_object_set_new(drops, sl_drop_reason_name(r),
+			json_integer((json_int_t)s->drops[r].packets));
+	for (size_t i = 0; i < s->n_ports; i++) {
+		if (if_indextoname(s->ports[i].ifindex, name) == NULL)
+			snprintf(name, sizeof(name), "if%u",
+				 s->ports[i].ifindex);
+		json_array_append_new(ports, json_pack(
+			"{s:s, s:i, s:I, s:I, s:I, s:I, s:I, s:I}",
+			"port", name,
+			"ifindex", (int)s->ports[i].ifindex,
+			"rx_packets", (json_int_t)s->ports[i].rx_packets,
+			"rx_bytes", (json_int_t)s->ports[i].rx_bytes,
+			"passed", (json_int_t)s->ports[i].passed,
+			"dropped", (json_int_t)s->ports[i].dropped,
+			"routed", (json_int_t)s->ports[i].routed,
+			"steered", (json_int_t)s->ports[i].steered));
+	}
+	json_object_set_new(root, "backend", json_string("xdp"));
+	json_object_set_new(root, "rules", rules);
+	json_object_set_new(root, "drops", drops);
+	json_object_set_new(root, "ports", ports);
+	json_object_set_new(root, "xdp", json_pack("{s:b, s:I, s:s}",
+		"policy", s->has_policy,
+		"generation", (json_int_t)s->generation,
+		"routing", s->routing ? "fib" : "pass"));
+	sl_xdp_stats_free(s);
+	return root;
+}
+
+static json_t *
+xdp_status(struct sluiced *sd)
+{
+	struct sd_xdp *b = sd->backend->priv;
+	json_t *devs = json_array();
+
+	for (unsigned int i = 0; i < b->n_devs; i++)
+		json_array_append_new(devs, json_pack("{s:s, s:s}",
+			"name", b->devs[i],
+			"mode", b->mode[i] == SL_XDP_MODE_NATIVE ? "native"
+								 : "generic"));
+	return json_pack("{s:o, s:s, s:b, s:I, s:o}",
+		"devices", devs,
+		"pin_root", sd->opt.xdp_pin_root,
+		"adopted", b->adopted,
+		"policy_generation", (json_int_t)b->applied_generation,
+		"last_error", b->last_error[0] ? json_string(b->last_error)
+					       : json_null());
+}
+
+static void
+xdp_stop(struct sluiced *sd)
+{
+	struct sd_xdp *b = sd->backend->priv;
+
+	/* Descriptors only: the pinned program, maps and links stay. */
+	sl_xdp_close(b->x);
+	free(b);
+	sd->backend->priv = NULL;
+	sd->backend = NULL;
+}
+
+static struct sd_backend xdp_backend = {
+	.name = "xdp",
+	.check = xdp_check,
+	.apply = xdp_apply,
+	.stats = xdp_stats,
+	.status = xdp_status,
+	.stop = xdp_stop,
+};
+
+/* --xdp-dev IF[,IF...] into b->devs. */
+static int
+parse_devs(struct sd_xdp *b, const char *list)
+{
+	const char *p = list;
+
+	while (*p != '\0') {
+		size_t n = strcspn(p, ",");
+
+		if (n == 0 || n >= IF_NAMESIZE) {
+			SD_ERR("--xdp-dev %s: want interface names separated "
+			       "by commas", list);
+			return -EINVAL;
+		}
+		if (b->n_devs == SD_XDP_DEVS_MAX) {
+			SD_ERR("--xdp-dev: at most %d interfaces",
+			       SD_XDP_DEVS_MAX);
+			return -E2BIG;
+		}
+		memcpy(b->devs[b->n_devs], p, n);
+		b->devs[b->n_devs++][n] = '\0';
+		p += n + (p[n] == ',');
+	}
+	return b->n_devs > 0 ? 0 : -EINVAL;
+}
+
+int
+sd_xdp_start(struct sluiced *sd)
+{
+	const struct sl_policy *p = sd->st.policy;
+	struct sl_xdp_opts o = {
+		.pin_root = sd->opt.xdp_pin_root,
+		.ct_size = p->settings.ct_size,
+	};
+	struct sd_xdp *b = calloc(1, sizeof(*b));
+	char err[512];
+	int ret;
+
+	if (b == NULL)
+		return -ENOMEM;
+	ret = parse_devs(b, sd->opt.xdp_devs);
+	if (ret != 0)
+		goto fail;
+	/* The state on disk was accepted by some backend: say early, and
+	 * plainly, when this one cannot enforce it. */
+	if (sl_xdp_policy_supported(p, err, sizeof(err)) != 0) {
+		SD_ERR("xdp: generation %llu cannot run in XDP: %s",
+		       (unsigned long long)p->generation, err);
+		ret = -ENOTSUP;
+		goto fail;
+	}
+	ret = sl_xdp_open(&o, &b->x, err, sizeof(err));
+	if (ret != 0) {
+		SD_ERR("xdp: %s", err);
+		goto fail;
+	}
+	b->adopted = sl_xdp_adopted(b->x);
+	if (b->adopted)
+		SD_INFO("xdp: adopted the program pinned under %s (no "
+			"reattach: forwarding goes on)", o.pin_root);
+	else
+		SD_INFO("xdp: loaded the program%s%s", o.pin_root ?
+			", pinned under " : "", o.pin_root ? o.pin_root : "");
+	for (unsigned int i = 0; i < b->n_devs; i++) {
+		ret = sl_xdp_attach(b->x, b->devs[i], sd->opt.xdp_generic,
+				    &b->mode[i], err, sizeof(err));
+		if (ret != 0) {
+			SD_ERR("xdp: %s", err);
+			sl_xdp_close(b->x);
+			goto fail;
+		}
+		if (b->mode[i] == SL_XDP_MODE_GENERIC &&
+		    !sd->opt.xdp_generic)
+			SD_WARN("xdp: %s runs in generic mode (no native XDP "
+				"in its driver): much slower", b->devs[i]);
+		SD_INFO("xdp: %s: %s mode%s", b->devs[i],
+			b->mode[i] == SL_XDP_MODE_NATIVE ? "native" : "generic",
+			b->adopted ? " (pinned attachment adopted)" : "");
+	}
+	xdp_backend.priv = b;
+	sd->backend = &xdp_backend;
+	ret = xdp_apply(sd, p);
+	if (ret == 0)
+		SD_INFO("xdp: generation %llu in force on %s",
+			(unsigned long long)p->generation, sd->opt.xdp_devs);
+	return ret;
+fail:
+	free(b);
+	return ret;
+}
