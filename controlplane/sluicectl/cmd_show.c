@@ -32,6 +32,24 @@ print_dataplane(const json_t *dp)
 	printf("\n");
 }
 
+/* "backend: dpdk", or "backend: xdp on eth1 (native), eth2 (generic)". */
+static void
+print_backend(const json_t *status)
+{
+	const json_t *xdp = json_object_get(status, "xdp");
+	const json_t *dev;
+	size_t i;
+
+	printf("backend:     %s", ctl_json_str(status, "backend", "dpdk"));
+	json_array_foreach(json_object_get(xdp, "devices"), i, dev)
+		printf("%s%s (%s)", i == 0 ? " on " : ", ",
+		       ctl_json_str(dev, "name", "?"),
+		       ctl_json_str(dev, "mode", "?"));
+	if (json_is_true(json_object_get(xdp, "adopted")))
+		printf(", adopted from its pins");
+	printf("\n");
+}
+
 int
 ctl_cmd_status(struct ctl *ctl, int argc, char **argv)
 {
@@ -52,6 +70,7 @@ ctl_cmd_status(struct ctl *ctl, int argc, char **argv)
 	printf("generation:  %lld\n", ctl_json_int(j, "generation", -1));
 	printf("uptime:      %lld s\n", ctl_json_int(j, "uptime_s", -1));
 	printf("state file:  %s\n", ctl_json_str(j, "state_file", "-"));
+	print_backend(j);
 	print_dataplane(json_object_get(j, "dataplane"));
 	printf("cluster:     %s%s\n", ctl_json_str(cluster, "mode", "?"),
 	       json_is_true(json_object_get(cluster, "degraded"))

@@ -334,20 +334,35 @@ list_get(struct sd_call *c, const struct sd_list *l)
 	json_decref(doc);
 }
 
-static void
-item_get(struct sd_call *c, const struct sd_list *l)
+/*
+ * The state document and the index in it of the item the path names
+ * (c->tail); -1 after failing c (404, or no memory).  The caller frees
+ * *doc when it is not NULL.
+ */
+static ssize_t
+item_of_path(struct sd_call *c, const struct sd_list *l, json_t **doc,
+	     json_t **list)
 {
-	json_t *doc = state_doc(c), *list;
 	ssize_t i;
 
-	if (doc == NULL)
-		return;
-	list = doc_list(doc, l->key);
-	i = find_item(list, l, c->tail);
+	*doc = state_doc(c);
+	if (*doc == NULL)
+		return -1;
+	*list = doc_list(*doc, l->key);
+	i = find_item(*list, l, c->tail);
 	if (i < 0)
 		sd_fail(c, 404, "not_found", l->name_key, "no %s %s", l->item,
 			c->tail);
-	else
+	return i;
+}
+
+static void
+item_get(struct sd_call *c, const struct sd_list *l)
+{
+	json_t *doc, *list;
+	ssize_t i = item_of_path(c, l, &doc, &list);
+
+	if (i >= 0)
 		sd_reply(c, 200, json_pack("{s:I, s:I, s:O}", "generation",
 			(json_int_t)generation(c), "position", (json_int_t)i,
 			l->item, json_array_get(list, (size_t)i)));
@@ -357,17 +372,10 @@ item_get(struct sd_call *c, const struct sd_list *l)
 static void
 item_delete(struct sd_call *c, const struct sd_list *l)
 {
-	json_t *doc = state_doc(c), *list;
-	ssize_t i;
+	json_t *doc, *list;
+	ssize_t i = item_of_path(c, l, &doc, &list);
 
-	if (doc == NULL)
-		return;
-	list = doc_list(doc, l->key);
-	i = find_item(list, l, c->tail);
-	if (i < 0) {
-		sd_fail(c, 404, "not_found", l->name_key, "no %s %s", l->item,
-			c->tail);
-	} else {
+	if (i >= 0) {
 		json_array_remove(list, (size_t)i);
 		if (apply_doc(c, doc, 0, NULL, NULL) == 0)
 			sd_reply(c, 200, json_pack("{s:I}", "generation",

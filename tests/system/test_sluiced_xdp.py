@@ -186,6 +186,13 @@ def test_xdp_backend_drops_by_api_rule_refuses_payload_and_adopts_after_kill(lab
     assert lab.xdp_mode(lab.ra) == "native" and lab.xdp_mode(lab.rb) == "native"
     prog = lab.prog_id(lab.ra)
     assert os.path.exists(os.path.join(lab.pin, "prog"))
+    # sluicectl says which backend runs where.
+    out = subprocess.run([os.path.join(sluiced_util.lab.build_dir(), "sluicectl"),
+                          "--socket", sd.api_sock, "status"],
+                         capture_output=True, text=True, timeout=30)
+    assert out.returncode == 0, out.stderr
+    assert f"backend:     xdp on {st['xdp']['devices'][0]['name']} (native)" \
+        in out.stdout, out.stdout
 
     # A drop rule through the API drops, and is counted under its id.
     drop = {"id": "drop-a", "src": lab.ip_a + "/32", "proto": "icmp",
