@@ -298,27 +298,6 @@ ctl_cmd_group_add(struct ctl *ctl, int argc, char **argv)
 int
 ctl_cmd_group_del(struct ctl *ctl, int argc, char **argv)
 {
-	struct ctl_reply reply;
-	struct ctl_args args;
-	char *path, *name;
-	int rc;
-
-	rc = ctl_args_parse_n(ctl, argc, argv, &args, 1, "the group's NAME");
-	if (rc != CTL_EXIT_OK || ctl->help)
-		return rc;
-	name = strdup(args.pos[0]);
-	path = ctl_path_join("/v1/groups/", name, false);
-	ctl_args_free(&args);
-	rc = ctl_request(ctl, "DELETE", path, NULL, NULL, 0, 0, &reply);
-	free(path);
-	if (rc == CTL_EXIT_OK) {
-		if (ctl->output == CTL_OUTPUT_JSON)
-			ctl_print_json(reply.json);
-		else
-			printf("deleted group %s (generation %lld)\n", name,
-			       ctl_json_int(reply.json, "generation", -1));
-		ctl_reply_free(&reply);
-	}
-	free(name);
-	return rc;
+	return ctl_delete_item(ctl, argc, argv, "/v1/groups/", "group",
+			       "the group's NAME", false);
 }

@@ -143,28 +143,7 @@ ctl_cmd_route_add(struct ctl *ctl, int argc, char **argv)
 int
 ctl_cmd_route_del(struct ctl *ctl, int argc, char **argv)
 {
-	struct ctl_reply reply;
-	struct ctl_args args;
-	char *path, *prefix;
-	int rc;
-
-	rc = ctl_args_parse_n(ctl, argc, argv, &args, 1, "the PREFIX");
-	if (rc != CTL_EXIT_OK || ctl->help)
-		return rc;
-	prefix = strdup(args.pos[0]);
 	/* /v1/routes/10.1.0.0/16: the prefix's slash stays one. */
-	path = ctl_path_join("/v1/routes/", args.pos[0], true);
-	ctl_args_free(&args);
-	rc = ctl_request(ctl, "DELETE", path, NULL, NULL, 0, 0, &reply);
-	free(path);
-	if (rc == CTL_EXIT_OK) {
-		if (ctl->output == CTL_OUTPUT_JSON)
-			ctl_print_json(reply.json);
-		else
-			printf("deleted route %s (generation %lld)\n", prefix,
-			       ctl_json_int(reply.json, "generation", -1));
-		ctl_reply_free(&reply);
-	}
-	free(prefix);
-	return rc;
+	return ctl_delete_item(ctl, argc, argv, "/v1/routes/", "route",
+			       "the PREFIX", true);
 }

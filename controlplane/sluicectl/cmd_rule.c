@@ -299,27 +299,6 @@ ctl_cmd_rule_add(struct ctl *ctl, int argc, char **argv)
 int
 ctl_cmd_rule_del(struct ctl *ctl, int argc, char **argv)
 {
-	struct ctl_reply reply;
-	struct ctl_args args;
-	char *path, *id;
-	int rc;
-
-	rc = ctl_args_parse_n(ctl, argc, argv, &args, 1, "the rule's ID");
-	if (rc != CTL_EXIT_OK || ctl->help)
-		return rc;
-	id = strdup(args.pos[0]);
-	path = ctl_path_join("/v1/rules/", args.pos[0], false);
-	ctl_args_free(&args);
-	rc = ctl_request(ctl, "DELETE", path, NULL, NULL, 0, 0, &reply);
-	free(path);
-	if (rc == CTL_EXIT_OK) {
-		if (ctl->output == CTL_OUTPUT_JSON)
-			ctl_print_json(reply.json);
-		else
-			printf("deleted rule %s (generation %lld)\n", id,
-			       ctl_json_int(reply.json, "generation", -1));
-		ctl_reply_free(&reply);
-	}
-	free(id);
-	return rc;
+	return ctl_delete_item(ctl, argc, argv, "/v1/rules/", "rule",
+			       "the rule's ID", false);
 }

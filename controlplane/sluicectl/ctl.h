@@ -260,6 +260,15 @@ int ctl_simple_get(struct ctl *ctl, int argc, char **argv, const char *path,
 		   struct ctl_reply *reply, bool *printed);
 
 /*
+ * The whole of "rule del", "route del" and "group del": one word, DELETE
+ * base + word (keep_slash: the word's own '/' is not escaped, for
+ * prefixes), then "deleted WHAT WORD (generation N)" or the JSON reply.
+ * Returns an exit code.
+ */
+int ctl_delete_item(struct ctl *ctl, int argc, char **argv, const char *base,
+		    const char *what, const char *arg_help, bool keep_slash);
+
+/*
  * A JSON value as one line of text for a table cell: strings as they are,
  * numbers, true/false, "-" for null or absent, arrays joined by ",",
  * objects as "k=v k=v".  Returns a string to free().

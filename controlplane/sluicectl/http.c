@@ -401,3 +401,33 @@ ctl_simple_get(struct ctl *ctl, int argc, char **argv, const char *path,
 	}
 	return rc;
 }
+
+int
+ctl_delete_item(struct ctl *ctl, int argc, char **argv, const char *base,
+		const char *what, const char *arg_help, bool keep_slash)
+{
+	struct ctl_reply reply;
+	struct ctl_args args;
+	char *path, *name;
+	int rc;
+
+	rc = ctl_args_parse_n(ctl, argc, argv, &args, 1, arg_help);
+	if (rc != CTL_EXIT_OK || ctl->help)
+		return rc;
+	name = strdup(args.pos[0]);
+	path = ctl_path_join(base, args.pos[0], keep_slash);
+	ctl_args_free(&args);
+	rc = ctl_request(ctl, "DELETE", path, NULL, NULL, 0, 0, &reply);
+	free(path);
+	if (rc == CTL_EXIT_OK) {
+		if (ctl->output == CTL_OUTPUT_JSON)
+			ctl_print_json(reply.json);
+		else
+			printf("deleted %s %s (generation %lld)\n", what,
+			       name ? name : "?",
+			       ctl_json_int(reply.json, "generation", -1));
+		ctl_reply_free(&reply);
+	}
+	free(name);
+	return rc;
+}
