@@ -6,6 +6,7 @@
  *   sluice-xdp update [--policy FILE] [--route MODE]
  *   sluice-xdp stats [--json]
  *   sluice-xdp detach --dev IF
+ *   sluice-xdp run --policy FILE --pcap IN [--out OUT] [--dev IF]
  *
  * Everything is pinned under --pin-root (default /sys/fs/bpf/sluice), so
  * the program keeps filtering after the tool exits and every later call
@@ -30,6 +31,7 @@
 
 #include "sluice/drop_reason.h"
 #include "sluice/policy.h"
+#include "sluice_xdp_tool.h"
 #include "xdp_compile.h"
 #include "xdp_loader.h"
 
@@ -37,6 +39,8 @@ struct args {
 	const char *dev;
 	const char *policy;
 	const char *pin_root;
+	const char *pcap;	/* run: frames in */
+	const char *out;	/* run: frames not dropped out */
 	bool generic;
 	int route;		/* -1: leave as is, 0: pass, 1: fib */
 	bool json;
@@ -49,6 +53,7 @@ static int cmd_attach(const struct args *a);
 static int cmd_update(const struct args *a);
 static int cmd_stats(const struct args *a);
 static int cmd_detach(const struct args *a);
+static int cmd_run(const struct args *a);
 
 /* The verbs, and the options each needs. */
 static const struct command {
@@ -69,6 +74,12 @@ static const struct command {
 	  "stats [--json]: rule, drop-reason and interface counters" },
 	{ "detach", cmd_detach, true, false,
 	  "detach --dev IF: detach from IF; the last detach removes the pins" },
+	{ "run", cmd_run, false, true,
+	  "run --policy FILE --pcap IN [--out OUT] [--dev IF]: each frame of "
+	  "a pcap file through a private copy of the program "
+	  "(BPF_PROG_TEST_RUN, nothing attached); prints every verdict and "
+	  "the counters as JSON, writes the frames not dropped to OUT; --dev: "
+	  "the ingress interface the frames seem to come from" },
 };
 
 static const struct option options[] = {
@@ -77,6 +88,8 @@ static const struct option options[] = {
 	{ "pin-root", required_argument, NULL, 'r' },
 	{ "generic", no_argument, NULL, 'g' },
 	{ "route", required_argument, NULL, 'R' },
+	{ "pcap", required_argument, NULL, 'i' },
+	{ "out", required_argument, NULL, 'o' },
 	{ "json", no_argument, NULL, 'j' },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
@@ -93,8 +106,8 @@ usage(FILE *f)
 		"(libbpf and verifier messages)\n", SL_XDP_PIN_ROOT_DEFAULT);
 }
 
-static struct sl_policy *
-load_policy(const char *path)
+struct sl_policy *
+xdp_tool_load_policy(const char *path)
 {
 	struct sl_policy_errors errs;
 	struct sl_policy *p = NULL;
@@ -184,7 +197,7 @@ set_route(struct sl_xdp *x, const struct args *a)
 static int
 cmd_attach(const struct args *a)
 {
-	struct sl_policy *p = load_policy(a->policy);
+	struct sl_policy *p = xdp_tool_load_policy(a->policy);
 	enum sl_xdp_mode mode;
 	struct sl_xdp *x;
 	char err[512];
@@ -224,7 +237,7 @@ cmd_update(const struct args *a)
 			"both\n");
 		return 2;
 	}
-	if (a->policy != NULL && (p = load_policy(a->policy)) == NULL)
+	if (a->policy != NULL && (p = xdp_tool_load_policy(a->policy)) == NULL)
 		return 1;
 	x = open_xdp(a, true, p);
 	if (x == NULL)
@@ -254,14 +267,13 @@ ifname_of(uint32_t ifindex, char *buf)
 	return buf;
 }
 
-static void
-print_json(const struct sl_xdp_stats *s)
+json_t *
+xdp_tool_stats_json(const struct sl_xdp_stats *s)
 {
 	json_t *root = json_object(), *rules = json_array(),
 	       *drops = json_object(), *ports = json_array(),
 	       *route = json_object(), *steer = json_object();
 	char name[IF_NAMESIZE];
-	char *text;
 
 	json_object_set_new(root, "backend", json_string("xdp"));
 	json_object_set_new(root, "policy", json_boolean(s->has_policy));
@@ -302,7 +314,15 @@ print_json(const struct sl_xdp_stats *s)
 			"routed", (json_int_t)s->ports[i].routed,
 			"steered", (json_int_t)s->ports[i].steered));
 	json_object_set_new(root, "ports", ports);
-	text = json_dumps(root, JSON_INDENT(2));
+	return root;
+}
+
+static void
+print_json(const struct sl_xdp_stats *s)
+{
+	json_t *root = xdp_tool_stats_json(s);
+	char *text = json_dumps(root, JSON_INDENT(2));
+
 	printf("%s\n", text);
 	free(text);
 	json_decref(root);
@@ -382,6 +402,16 @@ cmd_stats(const struct args *a)
 
 /* After the last detach nothing should stay pinned: the maps would hold
  * tens of MiB of kernel memory for nobody. */
+static int
+cmd_run(const struct args *a)
+{
+	if (a->pcap == NULL) {
+		fprintf(stderr, "sluice-xdp run: --pcap IN is needed\n");
+		return 2;
+	}
+	return xdp_tool_run(a->policy, a->pcap, a->out, a->dev, a->verbose);
+}
+
 static void
 unpin_all_if_unused(const char *root)
 {
@@ -453,7 +483,7 @@ main(int argc, char **argv)
 		return 2;
 	}
 	optind = 2;
-	while ((c = getopt_long(argc, argv, "d:p:r:gR:jvh", options, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "d:p:r:gR:i:o:jvh", options, NULL)) != -1) {
 		switch (c) {
 		case 'd': a.dev = optarg; break;
 		case 'p': a.policy = optarg; break;
@@ -470,6 +500,8 @@ main(int argc, char **argv)
 				return 2;
 			}
 			break;
+		case 'i': a.pcap = optarg; break;
+		case 'o': a.out = optarg; break;
 		case 'j': a.json = true; break;
 		case 'v': a.verbose = true; break;
 		case 'h': usage(stdout); return 0;
