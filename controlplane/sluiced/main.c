@@ -60,6 +60,7 @@ enum {
 	OPT_XDP_DEV,
 	OPT_XDP_GENERIC,
 	OPT_XDP_PIN_ROOT,
+	OPT_XDP_ROUTE,
 };
 
 static const struct option long_options[] = {
@@ -80,6 +81,7 @@ static const struct option long_options[] = {
 	{ "xdp-dev", required_argument, NULL, OPT_XDP_DEV },
 	{ "xdp-generic", no_argument, NULL, OPT_XDP_GENERIC },
 	{ "xdp-pin-root", required_argument, NULL, OPT_XDP_PIN_ROOT },
+	{ "xdp-route", required_argument, NULL, OPT_XDP_ROUTE },
 	SD_CLUSTER_LONG_OPTIONS
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ NULL, 0, NULL, 0 },
@@ -108,6 +110,10 @@ usage(FILE *f)
 "  --xdp-dev IF[,IF...]    xdp: the interfaces to attach to\n"
 "  --xdp-generic           xdp: generic (skb) mode only\n"
 "  --xdp-pin-root DIR      xdp: pin (and adopt) the program here (%s)\n"
+"  --xdp-route fib|pass    xdp: route accepted packets in XDP through the\n"
+"                          kernel FIB (fib), or leave them to the kernel\n"
+"                          (pass); without it an adopted program keeps its\n"
+"                          mode and a fresh one passes\n"
 "docs/api.md describes the API; docs/sluiced.md the daemon.\n",
 		SD_STATE_DIR_DEFAULT, SD_API_SOCKET_DEFAULT,
 		SL_DP_SOCKET_DEFAULT, SD_MAX_BODY_DEFAULT,
@@ -165,6 +171,7 @@ parse_options(int argc, char **argv, struct sd_options *o)
 		case OPT_XDP_DEV: o->xdp_devs = optarg; break;
 		case OPT_XDP_GENERIC: o->xdp_generic = true; break;
 		case OPT_XDP_PIN_ROOT: o->xdp_pin_root = optarg; break;
+		case OPT_XDP_ROUTE: o->xdp_route = optarg; break;
 		case OPT_MAX_BODY:
 			if (parse_uint("max-body", optarg, 1024, 1ull << 30,
 				       &n) != 0)
@@ -237,6 +244,17 @@ parse_options(int argc, char **argv, struct sd_options *o)
 	if ((strcmp(o->backend, "xdp") == 0) != (o->xdp_devs != NULL)) {
 		fprintf(stderr, "sluiced: --backend xdp and --xdp-dev go "
 			"together\n");
+		return -1;
+	}
+	if (o->xdp_route != NULL && strcmp(o->xdp_route, "fib") != 0 &&
+	    strcmp(o->xdp_route, "pass") != 0) {
+		fprintf(stderr, "sluiced: --xdp-route %s: want fib or pass\n",
+			o->xdp_route);
+		return -1;
+	}
+	if (o->xdp_route != NULL && o->xdp_devs == NULL) {
+		fprintf(stderr, "sluiced: --xdp-route goes with --backend "
+			"xdp\n");
 		return -1;
 	}
 	if (o->xdp_pin_root[0] != '/') {

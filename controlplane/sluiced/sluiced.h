@@ -55,6 +55,7 @@ struct sd_options {
 	const char *xdp_devs;		/* --xdp-dev IF[,IF...] */
 	bool xdp_generic;		/* --xdp-generic: skb mode only */
 	const char *xdp_pin_root;	/* --xdp-pin-root */
+	const char *xdp_route;		/* --xdp-route fib|pass, or NULL */
 };
 
 struct sluiced;

@@ -103,7 +103,8 @@ xdp_stats(struct sluiced *sd)
 			snprintf(name, sizeof(name), "if%u",
 				 s->ports[i].ifindex);
 		json_array_append_new(ports, json_pack(
-			"{s:s, s:i, s:I, s:I, s:I, s:I, s:I, s:I}",
+			"{s:s, s:s, s:i, s:I, s:I, s:I, s:I, s:I, s:I}",
+			"name", name,	/* as the dataplane's ports */
 			"port", name,
 			"ifindex", (int)s->ports[i].ifindex,
 			"rx_packets", (json_int_t)s->ports[i].rx_packets,
@@ -248,6 +249,18 @@ sd_xdp_start(struct sluiced *sd)
 	xdp_backend.priv = b;
 	sd->backend = &xdp_backend;
 	ret = xdp_apply(sd, p);
+	/* Routing after the policy, so that it starts with the policy in
+	 * place (as sluice-xdp attach --route does). */
+	if (ret == 0 && sd->opt.xdp_route != NULL) {
+		bool fib = strcmp(sd->opt.xdp_route, "fib") == 0;
+
+		ret = sl_xdp_set_routing(b->x, fib, err, sizeof(err));
+		if (ret != 0)
+			SD_ERR("xdp: %s", err);
+		else
+			SD_INFO("xdp: routing %s", fib ? "in XDP through the "
+				"kernel FIB" : "left to the kernel");
+	}
 	if (ret == 0)
 		SD_INFO("xdp: generation %llu in force on %s",
 			(unsigned long long)p->generation, sd->opt.xdp_devs);
