@@ -260,12 +260,17 @@ def test_xdp_backend_drops_by_api_rule_refuses_payload_and_adopts_after_kill(lab
     assert lab.ping(2) == (2, 2)
 
 
-def test_xdp_backend_without_devices_is_a_usage_error(lab, tmp_path):
+@pytest.mark.parametrize("args, needle", [
+    (["--backend", "xdp"], "--xdp-dev"),
+    (["--backend", "xdp", "--xdp-dev", "lo", "--xdp-route", "bgp"], "want fib or pass"),
+    (["--xdp-route", "fib"], "goes with --backend xdp"),
+], ids=["no-devices", "bad-route", "route-without-xdp"])
+def test_xdp_backend_usage_errors(lab, tmp_path, args, needle):
     sd = XdpSluiced(lab, str(tmp_path))
-    sd.args = ["--backend", "xdp"]
+    sd.args = args
     sd.start(wait=False)
     assert sd.wait_exit() == 2
-    assert "--xdp-dev" in sd.output
+    assert needle in sd.output
 
 
 def test_xdp_generic_flag_attaches_in_generic_mode_and_status_says_so(lab):
