@@ -319,6 +319,24 @@ mkdir_p(const char *dir, mode_t mode)
 	return 0;
 }
 
+/* The directory a socket path lives in, made when missing (/run/sluice
+ * after a reboot without systemd's RuntimeDirectory); failures show when
+ * the socket is bound. */
+static void
+mkdir_parent(const char *path)
+{
+	char dir[PATH_MAX];
+	char *slash;
+
+	if (snprintf(dir, sizeof(dir), "%s", path) >= (int)sizeof(dir))
+		return;
+	slash = strrchr(dir, '/');
+	if (slash == NULL || slash == dir)
+		return;
+	*slash = '\0';
+	mkdir_p(dir, 0755);
+}
+
 /* The state at start: the state file, else --config, else empty. */
 static int
 load_state(struct sluiced *sd)
@@ -498,21 +516,18 @@ main(int argc, char **argv)
 		SD_ERR("cannot set up the event loop: %s", strerror(errno));
 		return EXIT_FAILURE;
 	}
-	if (sd.opt.api_socket[0] != '\0') {
-		char *dir = strdup(sd.opt.api_socket);
-
-		if (dir != NULL && strrchr(dir, '/') != NULL && strrchr(dir,
-								   '/') != dir) {
-			*strrchr(dir, '/') = '\0';
-			mkdir_p(dir, 0755);
-		}
-		free(dir);
-	}
+	if (sd.opt.api_socket[0] != '\0')
+		mkdir_parent(sd.opt.api_socket);
 #ifdef SD_HAVE_XDP
 	if (strcmp(sd.opt.backend, "xdp") == 0 && sd_xdp_start(&sd) != 0)
 		return EXIT_FAILURE;
 #endif
-	ret = sd_dp_listen(&sd);
+	/* Only the DPDK backend has a dataplane to talk to. */
+	ret = 0;
+	if (sd.backend == NULL) {
+		mkdir_parent(sd.opt.dp_socket);
+		ret = sd_dp_listen(&sd);
+	}
 	if (ret == 0)
 		ret = sd_api_start(&sd);
 	if (ret == 0)
@@ -521,9 +536,10 @@ main(int argc, char **argv)
 		sd_api_stop(&sd);
 		return EXIT_FAILURE;
 	}
-	SD_INFO("ready: generation %llu, dataplane socket %s",
+	SD_INFO("ready: generation %llu, %s %s",
 		(unsigned long long)sd.st.policy->generation,
-		sd.opt.dp_socket);
+		sd.backend ? "backend" : "dataplane socket",
+		sd.backend ? sd.backend->name : sd.opt.dp_socket);
 	sig = run_loop(&sd, sigfd);
 	SD_INFO("signal %d: stopping (the %s keeps forwarding)", sig,
 		sd.backend ? "pinned XDP program" : "dataplane");
