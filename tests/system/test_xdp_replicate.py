@@ -24,7 +24,8 @@ A sends one datagram from each of 120 source ports.  The oracles:
 - A's own capture: every copy is byte for byte the frame A sent;
 - the counters: copies = 2 per flow, nothing short, failed or stale;
   after `update` with rm2 and rm3 down, one copy per flow, all counted
-  short;
+  short; with rm3's interface deleted, its copies are counted failed and
+  the others still go;
 - the TC filter stays after the tool exits, a later `attach` adopts it
   (same program id), and `detach` removes it with the clsact qdisc.
 
@@ -224,14 +225,15 @@ class Lab:
 
     # ---- traffic ----
 
-    def send_and_capture(self, sports):
+    def send_and_capture(self, sports, monitors=(0, 1, 2)):
         """One datagram from each source port; returns (A's frames,
-        [frames at M1, M2, M3], sports B got)."""
+        [frames at M1, M2, M3] (none where not in monitors), sports B
+        got)."""
         procs = {"A": subprocess.Popen(self.nsx("A", PY, "-c", SNIFF, self.a, "1"),
                                        stdout=subprocess.PIPE, text=True),
                  "B": subprocess.Popen(self.nsx("B", PY, "-c", RECV),
                                        stdout=subprocess.PIPE, text=True)}
-        for i in range(3):
+        for i in monitors:
             procs[f"M{i + 1}"] = subprocess.Popen(
                 self.nsx(f"M{i + 1}", PY, "-c", SNIFF, self.m[i], "0"),
                 stdout=subprocess.PIPE, text=True)
@@ -251,7 +253,7 @@ class Lab:
                 if p.poll() is None:
                     p.kill()
                     p.wait()
-        return out["A"], [out[f"M{i + 1}"] for i in range(3)], out["B"]
+        return out["A"], [out.get(f"M{i + 1}", []) for i in range(3)], out["B"]
 
     def tc_prog_ids(self, dev):
         """Program ids of the BPF filters on dev's ingress (bpftool)."""
@@ -342,8 +344,28 @@ def test_replicate_sends_each_flow_to_the_monitors_the_maglev_table_names(lab, t
     assert s2["replicate"]["short"]["packets"] - s1["replicate"]["short"]["packets"] == FLOWS
     assert s2["replicate"]["copies"]["packets"] - s1["replicate"]["copies"]["packets"] == FLOWS
 
-    # detach takes the filter and the clsact qdisc sluice created
-    for dev in lab.devs():
+    # rm3 gone (its veth deleted) under the first policy: the copies for
+    # it fail and are counted, the others still go
+    lab.xdp("update", "--policy", pol)
+    lab.run("R", "ip", "link", "del", lab.rm[2])
+    sports3 = range(32000, 32000 + FLOWS)
+    expect3 = {}
+    for sp in sports3:
+        h = flow_hash(udp4_key(IP_A, sp, IP_B, PORT), SEED)
+        expect3[sp] = set(maglev_pick(table, n_live, h, COPIES))
+    frames_a, at_m, got_b = lab.send_and_capture(sports3, monitors=(0, 1))
+    check_copies(lab, sports3, frames_a, at_m, got_b,
+                 {sp: expect3[sp] - {2} for sp in sports3})
+    lost = sum(2 in expect3[sp] for sp in sports3)
+    s3 = lab.stats()
+    assert s3["replicate"]["failed"]["packets"] - s2["replicate"]["failed"]["packets"] == lost
+    assert s3["replicate"]["copies"]["packets"] - s2["replicate"]["copies"]["packets"] \
+        == COPIES * FLOWS - lost
+
+    # detach takes the filter and the clsact qdisc sluice created (and
+    # forgets those of an interface that is gone)
+    lab.xdp("detach", "--dev", lab.rm[2])
+    for dev in lab.devs()[:-1]:
         lab.xdp("detach", "--dev", dev)
         assert lab.tc_prog_ids(dev) == [] and not lab.has_clsact(dev), dev
     assert not os.path.exists(lab.pin)
