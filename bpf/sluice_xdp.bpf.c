@@ -38,12 +38,17 @@
  * path (the same flow hash over the same Maglev table, which the loader
  * builds with lib/maglev.c), XDP_REDIRECT through sl_tx; XDP_PASS when the
  * target's interface is not attached; XDP_DROP (no_target) with no live
- * target.  The loader refuses what this program cannot do yet (replicate,
- * tunnel targets) and what XDP cannot do at all (payload rules).
+ * target.  replicate {group, copies} -> XDP_PASS (the kernel routes the
+ * original) with the copies' decision in the XDP metadata, which
+ * sluice_tc_rep, the TC ingress program below, carries out
+ * (bpf_clone_redirect of the frame as it came to each target).  The
+ * loader refuses what this program cannot do yet (tunnel targets) and
+ * what XDP cannot do at all (payload rules).
  *
  * Verifier notes are marked "verifier:" where the code is shaped for it.
  */
 #include <linux/bpf.h>
+#include <linux/pkt_cls.h>
 #include <bpf/bpf_endian.h>
 #include <bpf/bpf_helpers.h>
 
@@ -55,6 +60,7 @@
 /* enum sl_action_type, without sluice/policy.h (it pulls in libc). */
 #define ACTION_ACCEPT 1
 #define ACTION_DROP 2
+#define ACTION_REPLICATE 3
 #define ACTION_STEER 4
 /* Index of each SL_CT_* bit in the ct region of sl_bm. */
 #define CT_IDX_NEW 0
@@ -211,6 +217,16 @@ SET_MAP(sl_rules, rules_inner);
 SET_MAP(sl_rcnt, rcnt_inner);
 SET_MAP(sl_grp, grp_inner);
 SET_MAP(sl_mag, mag_inner);
+/* Replicate: replica tables (xdp_maps.h); sl_rtab entries are chunks of
+ * 16-bit target indices, as sl_mag's, sized per policy. */
+struct rgrp_inner {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, SL_XDP_RTABS_MAX);
+	__uint(key_size, sizeof(__u32));
+	__uint(value_size, sizeof(struct sl_xdp_rep_group));
+};
+SET_MAP(sl_rgrp, rgrp_inner);
+SET_MAP(sl_rtab, mag_inner);
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -267,6 +283,14 @@ struct {
 	__type(key, __u32);
 	__type(value, struct sl_xdp_counter);
 } sl_steer SEC(".maps");
+
+/* What replicate did, per SL_XDP_REP_* reason. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, SL_XDP_REP_MAX);
+	__type(key, __u32);
+	__type(value, struct sl_xdp_counter);
+} sl_rep SEC(".maps");
 
 /* One slot, not per CPU: only single-threaded tests turn it on. */
 struct {
@@ -1185,6 +1209,86 @@ count_steer(__u32 why, __u64 len)
 }
 
 static __always_inline void
+count_rep(__u32 why, __u64 packets, __u64 len)
+{
+	struct sl_xdp_counter *c = bpf_map_lookup_elem(&sl_rep, &why);
+
+	if (c != NULL) {
+		c->packets += packets;
+		c->bytes += packets * len;
+	}
+}
+
+/* ---- replicate: the decision, handed to sluice_tc_rep ---- */
+
+/* In to sl_rep_hand (a global function takes at most five arguments). */
+struct rep_io {
+	__u64 seed;		/* the set's flow_hash_seed */
+	__u64 gen;		/* the set's generation */
+	__u32 rtab;		/* replica table: index into sl_rgrp */
+	__u32 len;		/* frame bytes, for the counters */
+};
+
+/*
+ * Replicate: the copies of the DPDK path (dp_rep_chunk), sl_maglev_pick(
+ * table, size, n_live, sl_flow_hash(key, seed), copies), are entry
+ * hash % size of the replica table the loader wrote for the (group,
+ * copies) pair.  XDP cannot both pass the packet and clone it, so this
+ * writes the set, generation, replica table and entry into the packet's
+ * XDP metadata, which the kernel keeps on the skb for sluice_tc_rep.
+ * Counts short (fewer live targets than copies), and failed (each copy)
+ * when the driver leaves no room for the metadata.  The frame itself is
+ * not touched.  Returns the number of copies handed over.
+ *
+ * verifier: a global function, verified once.  bpf_xdp_adjust_meta
+ * invalidates every packet pointer of the caller; the caller reads no
+ * packet byte after this.
+ */
+__noinline int
+sl_rep_hand(struct xdp_md *ctx, const struct pkt *p, __u32 set,
+	    const struct rep_io *o)
+{
+	void *data = (void *)(long)ctx->data;
+	void *data_end = (void *)(long)ctx->data_end;
+	struct sl_xdp_rep_meta *m;
+	struct sl_xdp_rep_group *g;
+	struct sl_xdp_ct_key key;
+	void *rgrp;
+	__u32 rtab, pos;
+
+	if (p == NULL || o == NULL)
+		return 0;
+	rtab = o->rtab;
+	rgrp = bpf_map_lookup_elem(&sl_rgrp, &set);
+	if (rgrp == NULL)
+		return 0;
+	g = bpf_map_lookup_elem(rgrp, &rtab);
+	if (g == NULL || g->size == 0)
+		return 0;
+	if (g->n_live < g->copies)
+		count_rep(SL_XDP_REP_SHORT, 1, o->len);
+	if (g->want == 0)
+		return 0;
+	if (flow_key(data, data_end, p, &key) < 0)
+		return 0;
+	/* a 64-bit modulo, as in sl_maglev_pick */
+	pos = (__u32)(sl_xdp_flow_hash(&key, o->seed) % g->size);
+	if (bpf_xdp_adjust_meta(ctx, -(int)sizeof(*m)) != 0) {
+		count_rep(SL_XDP_REP_FAILED, g->want, o->len);
+		return 0;
+	}
+	m = (void *)(long)ctx->data_meta;
+	if ((void *)(m + 1) > (void *)(long)ctx->data)
+		return 0;	/* verifier: adjust_meta made this room */
+	m->magic = SL_XDP_REP_MAGIC;
+	m->gen = (__u32)o->gen;
+	m->set = (__u16)set;
+	m->rtab = (__u16)rtab;
+	m->pos = pos;
+	return (int)g->want;
+}
+
+static __always_inline void
 count_port(__u32 ifindex, __u64 len, int verdict, int steered)
 {
 	struct sl_xdp_port_counter *c = bpf_map_lookup_elem(&sl_ports, &ifindex);
@@ -1241,6 +1345,7 @@ sluice_xdp(struct xdp_md *ctx)
 	struct pkt p = { .vlan = SL_XDP_VLAN_NONE, .ct = CT_IDX_NEW };
 	struct ct_work cw = {};
 	struct steer_io so = { .target = SL_XDP_NO_TARGET };
+	struct rep_io ro = {};
 	struct sl_xdp_rule *rule;
 	struct sl_xdp_counter *rc;
 	struct sl_xdp_ctl *ctl;
@@ -1312,11 +1417,24 @@ sluice_xdp(struct xdp_md *ctx)
 				verdict = XDP_REDIRECT;
 		}
 	}
+	if (reason == 0 && rule->action == ACTION_REPLICATE) {
+		/* passed whatever the routing mode: XDP cannot redirect the
+		 * original and leave the skb sluice_tc_rep clones */
+		ro.seed = ctl->set[set].flow_hash_seed;
+		ro.gen = ctl->set[set].generation;
+		ro.rtab = rule->group;
+		ro.len = p.len;
+		sl_rep_hand(ctx, &p, set, &ro);
+		route = SL_XDP_RT_REPLICATED;
+	}
 	if (reason != 0) {
 		count_drop(reason, p.len);
 		verdict = XDP_DROP;
 	} else if (steer != SL_XDP_RT_NONE) {
 		/* steered, or passed: its interface is not attached */
+	} else if (route == SL_XDP_RT_REPLICATED) {
+		/* passed; the copies are sluice_tc_rep's */
+		count_rt(route, p.len);
 	} else {
 		route = ctl->flags & SL_XDP_CTL_ROUTE ? sl_route(ctx, &p)
 						      : SL_XDP_RT_OFF;
@@ -1328,4 +1446,77 @@ sluice_xdp(struct xdp_md *ctx)
 out:
 	count_port(ifindex, p.len, verdict, steer == SL_XDP_ST_STEERED);
 	return verdict;
+}
+
+/*
+ * sluice_tc_rep: the copies of a replicated packet.  Attached by the
+ * loader as a direct-action filter on clsact ingress of every interface
+ * the XDP program is attached to (it shares this object's maps).  A
+ * packet without sluice_xdp's metadata (SL_XDP_REP_MAGIC) goes on
+ * untouched.  For one with it: when the set it names is still the active
+ * one with the same generation, each target of replica table entry `pos`
+ * gets a clone of the skb on its interface's egress (bpf_clone_redirect):
+ * the frame as it came, Ethernet header included, since at TC ingress the
+ * skb's data starts at the MAC header again.  Otherwise (a policy switch
+ * came between the XDP program and here) no copy, counted stale.  The
+ * original always goes on to the kernel (TC_ACT_OK), which routes it.
+ *
+ * verifier: the loop over copies has a constant bound
+ * (SL_POLICY_COPIES_MAX, 16); bpf_clone_redirect invalidates packet
+ * pointers, so the metadata is read into locals first.
+ */
+#define COPIES_MAX 16		/* SL_POLICY_COPIES_MAX (sluice/policy.h) */
+
+SEC("tc")
+int
+sluice_tc_rep(struct __sk_buff *skb)
+{
+	struct sl_xdp_rep_meta *m = (void *)(long)skb->data_meta;
+	struct sl_xdp_rep_group *g;
+	struct sl_xdp_mag_chunk *c;
+	struct sl_xdp_ctl *ctl;
+	__u32 zero = 0, set, rtab, pos, gen, base, want;
+	__u64 len = skb->len;
+	void *rgrp, *rt;
+
+	if ((void *)(m + 1) > (void *)(long)skb->data ||
+	    m->magic != SL_XDP_REP_MAGIC)
+		return TC_ACT_OK;
+	set = m->set & 1;
+	rtab = m->rtab;
+	pos = m->pos;
+	gen = m->gen;
+
+	ctl = bpf_map_lookup_elem(&sl_ctl, &zero);
+	if (ctl == NULL)
+		return TC_ACT_OK;
+	rgrp = bpf_map_lookup_elem(&sl_rgrp, &set);
+	rt = bpf_map_lookup_elem(&sl_rtab, &set);
+	g = rgrp != NULL ? bpf_map_lookup_elem(rgrp, &rtab) : NULL;
+	if ((ctl->active & 1) != set ||
+	    ctl->set[set].state != SL_XDP_SET_READY ||
+	    (__u32)ctl->set[set].generation != gen || rt == NULL ||
+	    g == NULL || pos >= g->size || g->want == 0 ||
+	    g->want > COPIES_MAX) {
+		count_rep(SL_XDP_REP_STALE, 1, len);
+		return TC_ACT_OK;
+	}
+	want = g->want;
+	base = pos * want;	/* < 2^24 * 16: no overflow */
+	for (__u32 i = 0; i < COPIES_MAX; i++) {
+		__u32 k, t, ifindex;
+
+		if (i >= want)
+			break;
+		k = g->chunk + (base + i) / SL_XDP_MAG_CHUNK;
+		c = bpf_map_lookup_elem(rt, &k);
+		t = c != NULL ? c->e[(base + i) % SL_XDP_MAG_CHUNK]
+			      : SL_XDP_MAG_NONE;
+		ifindex = t < SL_XDP_TARGETS_MAX ? g->ifindex[t] : 0;
+		if (ifindex != 0 && bpf_clone_redirect(skb, ifindex, 0) == 0)
+			count_rep(SL_XDP_REP_COPIES, 1, len);
+		else
+			count_rep(SL_XDP_REP_FAILED, 1, len);
+	}
+	return TC_ACT_OK;
 }

@@ -303,6 +303,16 @@ xdp_tool_stats_json(const struct sl_xdp_stats *s)
 				  "packets", (json_int_t)s->steer[r].packets,
 				  "bytes", (json_int_t)s->steer[r].bytes));
 	json_object_set_new(root, "steer", steer);
+	{
+		json_t *rep = json_object();
+
+		for (unsigned int r = 0; r < SL_XDP_REP_MAX; r++)
+			json_object_set_new(rep, sl_xdp_rep_reason_name(r),
+				json_pack("{s:I, s:I}",
+					  "packets", (json_int_t)s->rep[r].packets,
+					  "bytes", (json_int_t)s->rep[r].bytes));
+		json_object_set_new(root, "replicate", rep);
+	}
 	for (size_t i = 0; i < s->n_ports; i++)
 		json_array_append_new(ports, json_pack("{s:i, s:s, s:I, s:I, s:I, s:I, s:I, s:I}",
 			"ifindex", (int)s->ports[i].ifindex,
@@ -362,6 +372,11 @@ print_text(const struct sl_xdp_stats *s)
 		if (s->steer[r].packets != 0)
 			printf("%-24s %14llu\n", sl_xdp_st_reason_name(r),
 			       (unsigned long long)s->steer[r].packets);
+	printf("\n%-24s %14s\n", "REPLICATE", "PACKETS");
+	for (unsigned int r = 0; r < SL_XDP_REP_MAX; r++)
+		if (s->rep[r].packets != 0)
+			printf("%-24s %14llu\n", sl_xdp_rep_reason_name(r),
+			       (unsigned long long)s->rep[r].packets);
 	printf("\n%-16s %14s %16s %14s %14s %14s %14s\n", "INTERFACE",
 	       "RX_PACKETS", "RX_BYTES", "PASSED", "DROPPED", "ROUTED",
 	       "STEERED");

@@ -66,11 +66,6 @@ action_supported(const struct sl_policy *p, const struct sl_action *a,
 		return 0;
 	case SL_ACTION_STEER:
 		break;
-	case SL_ACTION_REPLICATE:
-		errf(err, err_size, "%s.action: replicate (copies to several "
-		     "targets) is not implemented in the XDP backend yet; use "
-		     "the DPDK backend", where);
-		return -ENOTSUP;
 	default:
 		errf(err, err_size, "%s.action: %s is not implemented in the "
 		     "XDP backend yet; use the DPDK backend", where,
@@ -124,9 +119,86 @@ action_supported(const struct sl_policy *p, const struct sl_action *a,
 	return 0;
 }
 
+/* The replica tables a policy's replicate actions need so far: distinct
+ * (group, copies) pairs and their entries. */
+struct rep_budget {
+	int group[SL_XDP_RTABS_MAX];
+	unsigned int copies[SL_XDP_RTABS_MAX];
+	uint32_t n;
+	uint64_t entries;
+};
+
+/*
+ * Whether the XDP backend can replicate as action a of `where` says: to a
+ * group of local ports (copies of a frame to a tunnel target need
+ * encapsulation, which this backend does not build yet), within the
+ * replica table limits.  Counts the pair in *b.
+ */
+static int
+replicate_supported(const struct sl_policy *p, const struct sl_action *a,
+		    const char *where, struct rep_budget *b, char *err,
+		    size_t err_size)
+{
+	const struct sl_group *g;
+	uint32_t k;
+	int gi;
+
+	gi = sl_policy_find_group(p, a->group);
+	if (gi < 0) {
+		errf(err, err_size, "%s.action: replicate: no group %s", where,
+		     a->group ? a->group : "(none)");
+		return -EINVAL;
+	}
+	g = &p->groups[gi];
+	for (size_t t = 0; t < g->n_targets; t++) {
+		if (g->targets[t].kind == SL_TARGET_PORT)
+			continue;
+		errf(err, err_size, "%s.action: replicate to group %s: "
+		     "targets[%zu] is a %s tunnel, and the XDP backend "
+		     "replicates only to local ports (no %s encapsulation of "
+		     "copies in XDP yet); use the DPDK backend", where, g->name,
+		     t, sl_target_kind_name(g->targets[t].kind),
+		     sl_target_kind_name(g->targets[t].kind));
+		return -ENOTSUP;
+	}
+	if (g->cluster && g->member.kind != SL_TARGET_PORT &&
+	    g->member.kind != SL_TARGET_NONE) {
+		errf(err, err_size, "%s.action: replicate to cluster group %s: "
+		     "its members are %s tunnels, and the XDP backend "
+		     "replicates only to local ports; use the DPDK backend",
+		     where, g->name, sl_target_kind_name(g->member.kind));
+		return -ENOTSUP;
+	}
+	for (k = 0; k < b->n; k++)
+		if (b->group[k] == gi && b->copies[k] == a->copies)
+			return 0;
+	if (b->n == SL_XDP_RTABS_MAX) {
+		errf(err, err_size, "%s.action: replicate to group %s: more "
+		     "than %u distinct (group, copies) pairs, the XDP backend "
+		     "holds at most %u", where, g->name, SL_XDP_RTABS_MAX,
+		     SL_XDP_RTABS_MAX);
+		return -E2BIG;
+	}
+	b->group[b->n] = gi;
+	b->copies[b->n++] = a->copies;
+	b->entries += ((uint64_t)g->table_size * a->copies +
+		       SL_XDP_MAG_CHUNK - 1) / SL_XDP_MAG_CHUNK *
+		      SL_XDP_MAG_CHUNK;
+	if (b->entries > SL_XDP_REP_ENTRIES_MAX) {
+		errf(err, err_size, "%s.action: replicate to group %s: the "
+		     "replica tables (table_size x copies entries each) hold "
+		     "more than %u entries together, the XDP backend's limit "
+		     "(smaller table_size or fewer copies)", where, g->name,
+		     SL_XDP_REP_ENTRIES_MAX);
+		return -E2BIG;
+	}
+	return 0;
+}
+
 int
 sl_xdp_policy_supported(const struct sl_policy *p, char *err, size_t err_size)
 {
+	struct rep_budget *rb = NULL;
 	bool *seen = NULL;
 	uint32_t n_groups = 0;
 	uint64_t entries = 0;
@@ -156,8 +228,12 @@ sl_xdp_policy_supported(const struct sl_policy *p, char *err, size_t err_size)
 		}
 	}
 	seen = calloc(p->n_groups + 1, sizeof(*seen));
-	if (seen == NULL)
+	rb = calloc(1, sizeof(*rb));
+	if (seen == NULL || rb == NULL) {
+		free(seen);
+		free(rb);
 		return -ENOMEM;
+	}
 	for (size_t i = 0; i <= p->n_rules && ret == 0; i++) {
 		const struct sl_action *a = i < p->n_rules ?
 			&p->rules[i].action : &p->default_action;
@@ -166,10 +242,15 @@ sl_xdp_policy_supported(const struct sl_policy *p, char *err, size_t err_size)
 			snprintf(where, sizeof(where), "rules[%zu]", i);
 		else
 			snprintf(where, sizeof(where), "default");
-		ret = action_supported(p, a, where, seen, &n_groups, &entries,
-				       err, err_size);
+		if (a->type == SL_ACTION_REPLICATE)
+			ret = replicate_supported(p, a, where, rb, err,
+						  err_size);
+		else
+			ret = action_supported(p, a, where, seen, &n_groups,
+					       &entries, err, err_size);
 	}
 	free(seen);
+	free(rb);
 	return ret;
 }
 
@@ -576,11 +657,183 @@ out:
 	return ret;
 }
 
+/*
+ * Why not sl_maglev_pick() once per entry: its walk is short for
+ * comparable weights, but takes up to `size` reads when a target with a
+ * tiny share must be found, so size entries would take size^2 reads
+ * (hours for a 16,777,213-entry table).  This gets every entry in one
+ * pass instead, and tests/unit/test_xdp_replicate.c checks every entry
+ * against sl_maglev_pick().
+ *
+ * sl_maglev_pick() from p takes table[p], then the targets in the order
+ * their first entry is met walking forward from p, wrapping.  Walking the
+ * table backward, a move-to-front list keeps exactly that order: once
+ * position p is visited, the list holds every target seen so far ordered
+ * by its first entry at or after p.  After one lap (from the last
+ * position down to 0) every live target is in the list, since each owns
+ * an entry; on the second lap the list's first `want` targets at p are
+ * entry p.
+ */
+void
+sl_xdp_replica_table(const uint16_t *table, uint32_t size, unsigned int want,
+		     uint16_t *out)
+{
+	enum { HEAD = SL_POLICY_TARGETS_MAX };
+	uint16_t next[SL_POLICY_TARGETS_MAX + 1], prev[SL_POLICY_TARGETS_MAX + 1];
+	bool in[SL_POLICY_TARGETS_MAX] = { false };
+
+	next[HEAD] = prev[HEAD] = HEAD;
+	for (uint64_t i = 2 * (uint64_t)size; i-- > 0;) {
+		uint32_t pos = (uint32_t)(i < size ? i : i - size);
+		uint16_t t = table[pos], u;
+
+		if (t >= SL_POLICY_TARGETS_MAX)		/* SL_MAGLEV_NONE */
+			continue;
+		if (in[t]) {
+			next[prev[t]] = next[t];
+			prev[next[t]] = prev[t];
+		}
+		in[t] = true;
+		next[t] = next[HEAD];
+		prev[t] = HEAD;
+		prev[next[HEAD]] = t;
+		next[HEAD] = t;
+		if (i >= size)
+			continue;
+		u = t;
+		for (unsigned int c = 0; c < want; c++, u = next[u])
+			out[(size_t)pos * want + c] = u;
+	}
+}
+
+/*
+ * The replica tables: per distinct (group, copies) of the replicate
+ * actions, the group's Maglev table as build_steer() builds it (the DPDK
+ * path's: rep_build()), and from it every entry's targets.
+ */
+static int
+build_replicate(struct sl_xdp_image *img, const struct sl_policy *p,
+		const uint32_t *ifindex_of, char *err, size_t err_size)
+{
+	struct sl_maglev_target *mt = calloc(SL_POLICY_TARGETS_MAX, sizeof(*mt));
+	char (*ids)[SL_MAGLEV_ID_MAX] = calloc(SL_POLICY_TARGETS_MAX,
+					       sizeof(*ids));
+	uint16_t *table = NULL, *entries = NULL;
+	uint32_t chunks = 0, max_size = 0;
+	int ret = -ENOMEM;
+
+	img->rgroup_of = calloc(SL_XDP_RTABS_MAX, sizeof(*img->rgroup_of));
+	img->rgroups = calloc(SL_XDP_RTABS_MAX, sizeof(*img->rgroups));
+	if (mt == NULL || ids == NULL || img->rgroup_of == NULL ||
+	    img->rgroups == NULL)
+		goto out;
+	/* replica table indices in the order of first use; the default is
+	 * last.  Counted (sl_xdp_policy_supported): at most
+	 * SL_XDP_RTABS_MAX. */
+	for (uint32_t i = 0; i <= img->n_rules; i++) {
+		const struct sl_action *a = i < img->n_rules ?
+			&p->rules[i].action : &p->default_action;
+		int g;
+		uint32_t k;
+
+		if (a->type != SL_ACTION_REPLICATE)
+			continue;
+		g = sl_policy_find_group(p, a->group);	/* checked: >= 0 */
+		for (k = 0; k < img->n_rgroups; k++)
+			if (img->rgroup_of[k] == g &&
+			    img->rgroups[k].copies == a->copies)
+				break;
+		if (k == img->n_rgroups) {
+			img->rgroup_of[k] = g;
+			img->rgroups[k].copies = (uint16_t)a->copies;
+			img->n_rgroups++;
+		}
+		img->rules[i].group = (uint16_t)k;
+	}
+	for (uint32_t k = 0; k < img->n_rgroups; k++) {
+		uint32_t size = p->groups[img->rgroup_of[k]].table_size;
+
+		if (size > max_size)
+			max_size = size;
+	}
+	ret = 0;
+	if (img->n_rgroups == 0)
+		goto out;
+	ret = -ENOMEM;
+	table = malloc(sizeof(*table) * max_size);
+	/* with room for the tail of the last chunk */
+	entries = malloc(sizeof(*entries) * ((size_t)max_size *
+			 SL_POLICY_COPIES_MAX + SL_XDP_MAG_CHUNK));
+	if (table == NULL || entries == NULL)
+		goto out;
+	for (uint32_t k = 0; k < img->n_rgroups; k++) {
+		const struct sl_group *sg = &p->groups[img->rgroup_of[k]];
+		struct sl_xdp_rep_group *xg = &img->rgroups[k];
+		size_t n, n_chunks;
+		void *grown;
+
+		for (size_t i = 0; i < sg->n_targets; i++) {
+			const struct sl_target *st = &sg->targets[i];
+			int port = sl_policy_find_port(p, st->port);
+
+			mt[i].id = ids[i];
+			mt[i].id_len = sl_maglev_target_identity(st, ids[i],
+								 sizeof(ids[i]));
+			mt[i].weight = st->weight;
+			mt[i].state = st->state;
+			xg->ifindex[i] = port >= 0 && ifindex_of ?
+					 ifindex_of[port] : 0;
+			if (xg->ifindex[i] == 0)	/* not on this host */
+				mt[i].state = SL_TARGET_DOWN;
+		}
+		ret = sl_maglev_build(mt, sg->n_targets, sg->table_size,
+				      p->settings.flow_hash_seed, table);
+		if (ret < 0) {
+			errf(err, err_size, "groups: %s: Maglev table: %s",
+			     sg->name, strerror(-ret));
+			goto out;
+		}
+		xg->size = sg->table_size;
+		xg->n_live = (uint32_t)ret;
+		xg->want = (uint16_t)(xg->copies < xg->n_live ? xg->copies
+							      : xg->n_live);
+		xg->chunk = chunks;
+		n = (size_t)xg->size * xg->want;
+		n_chunks = (n + SL_XDP_MAG_CHUNK - 1) / SL_XDP_MAG_CHUNK;
+		if (n_chunks == 0)
+			continue;
+		sl_xdp_replica_table(table, xg->size, xg->want, entries);
+		/* the tail of the last chunk names no target */
+		for (size_t e = n; e % SL_XDP_MAG_CHUNK != 0; e++)
+			entries[e] = SL_XDP_MAG_NONE;
+		ret = -ENOMEM;
+		grown = realloc(img->rtab, sizeof(*img->rtab) *
+				(chunks + n_chunks));
+		if (grown == NULL)
+			goto out;
+		img->rtab = grown;
+		memcpy(&img->rtab[chunks], entries,
+		       sizeof(*img->rtab) * n_chunks);
+		chunks += (uint32_t)n_chunks;
+	}
+	img->n_rtab = chunks;
+	ret = 0;
+out:
+	free(mt);
+	free(ids);
+	free(table);
+	free(entries);
+	return ret;
+}
+
 void
 sl_xdp_image_free(struct sl_xdp_image *img)
 {
 	if (img == NULL)
 		return;
+	free(img->rgroups);
+	free(img->rgroup_of);
+	free(img->rtab);
 	free(img->groups);
 	free(img->group_of);
 	free(img->mag);
@@ -676,6 +929,8 @@ sl_xdp_compile(const struct sl_policy *p, const uint32_t *ifindex_of,
 		ret = build_inport(img, mc, live, rule_ifindex, err, err_size);
 	if (ret == 0)
 		ret = build_steer(img, p, ifindex_of, err, err_size);
+	if (ret == 0)
+		ret = build_replicate(img, p, ifindex_of, err, err_size);
 	if (ret != 0)
 		goto fail;
 	free(mc);

@@ -56,16 +56,26 @@ struct sl_xdp_image {
 	int32_t *group_of;		/* steer index -> policy group index */
 	struct sl_xdp_mag_chunk *mag;
 	uint32_t n_mag;			/* chunks */
+	/* Replicate: one replica table per distinct (group, copies) of the
+	 * replicate actions, in the order of first use (sl_rgrp), and their
+	 * entries (sl_rtab; xdp_maps.h). */
+	struct sl_xdp_rep_group *rgroups;
+	uint32_t n_rgroups;
+	int32_t *rgroup_of;		/* replica table -> policy group index */
+	struct sl_xdp_mag_chunk *rtab;
+	uint32_t n_rtab;		/* chunks */
 };
 
 /*
  * Whether the XDP backend can enforce p: at most SL_XDP_RULES_MAX rules,
  * no payload rules (XDP cannot run Hyperscan: the error names the DPDK
  * backend and its af_xdp port), no ct match without
- * settings.conntrack.enabled, and - not implemented yet - no replicate
- * action and no steer to a group with a tunnel (vxlan, geneve, gre)
- * target; at most SL_XDP_GROUPS_MAX steered groups whose tables hold at
- * most SL_XDP_MAG_ENTRIES_MAX entries together.  Returns 0, or -ENOTSUP /
+ * settings.conntrack.enabled, and - not implemented yet - no steer or
+ * replicate to a group with a tunnel (vxlan, geneve, gre) target; at most
+ * SL_XDP_GROUPS_MAX steered groups whose tables hold at most
+ * SL_XDP_MAG_ENTRIES_MAX entries together; at most SL_XDP_RTABS_MAX
+ * distinct (group, copies) replicate pairs whose replica tables (size *
+ * copies entries) hold at most SL_XDP_REP_ENTRIES_MAX together.  Returns 0, or -ENOTSUP /
  * -E2BIG with a sentence naming the field in err.
  */
 int sl_xdp_policy_supported(const struct sl_policy *p, char *err,
@@ -78,12 +88,25 @@ int sl_xdp_policy_supported(const struct sl_policy *p, char *err,
  * Maglev table, as rep_build() leaves out a port absent on the node);
  * NULL: every port is absent.  Each steered group's table is
  * sl_maglev_build() over sl_maglev_target_identity(), weight and state of
- * its targets with the policy's seed: the DPDK path's table.  Returns
+ * its targets with the policy's seed: the DPDK path's table.  Each
+ * replicated (group, copies) pair gets a replica table: entry p holds
+ * the targets sl_maglev_pick(..., copies) gives over that table for a
+ * flow hash h with h % size == p (sl_xdp_replica_table).  Returns
  * 0 with *out to free with sl_xdp_image_free(), or -errno with err filled.
  */
 int sl_xdp_compile(const struct sl_policy *p, const uint32_t *ifindex_of,
 		   struct sl_xdp_image **out, char *err, size_t err_size);
 
 void sl_xdp_image_free(struct sl_xdp_image *img);
+
+/*
+ * Every entry of a replica table at once: out[p * want + c] is out[c] of
+ * sl_maglev_pick(table, size, n_live, h, copies, out) for any flow hash h
+ * with h % size == p, where want = min(copies, n_live) > 0 and table,
+ * size, n_live come from one sl_maglev_build().  O(size * want) time;
+ * out holds size * want entries.
+ */
+void sl_xdp_replica_table(const uint16_t *table, uint32_t size,
+			  unsigned int want, uint16_t *out);
 
 #endif /* SLUICE_BPF_XDP_COMPILE_H */

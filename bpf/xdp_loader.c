@@ -37,6 +37,8 @@
 	_(RCNT, "sl_rcnt")                                                     \
 	_(GRP, "sl_grp")                                                       \
 	_(MAG, "sl_mag")                                                       \
+	_(RGRP, "sl_rgrp")                                                     \
+	_(RTAB, "sl_rtab")                                                     \
 	_(CTL, "sl_ctl")                                                       \
 	_(DROPS, "sl_drops")                                                   \
 	_(PORTS, "sl_ports")                                                   \
@@ -45,14 +47,15 @@
 	_(LAST, "sl_last")                                                     \
 	_(TX, "sl_tx")                                                         \
 	_(RT, "sl_rt")                                                         \
-	_(STEER, "sl_steer")
+	_(STEER, "sl_steer")                                                   \
+	_(REP, "sl_rep")
 
 enum {
 #define MAP_ENUM_(e, name) M_##e,
 	SL_XDP_MAPS(MAP_ENUM_)
 #undef MAP_ENUM_
 	M_N,
-	M_SET_N = M_CTL,	/* maps M_A4 .. M_MAG are per set */
+	M_SET_N = M_CTL,	/* maps M_A4 .. M_RTAB are per set */
 };
 
 static const char *const map_names[M_N] = {
@@ -91,6 +94,10 @@ static const struct inner_spec {
 		    SL_XDP_GROUPS_MAX, 0 },
 	[M_MAG] = { BPF_MAP_TYPE_ARRAY, 4, sizeof(struct sl_xdp_mag_chunk), 1,
 		    BPF_F_INNER_MAP },
+	[M_RGRP] = { BPF_MAP_TYPE_ARRAY, 4, sizeof(struct sl_xdp_rep_group),
+		     SL_XDP_RTABS_MAX, 0 },
+	[M_RTAB] = { BPF_MAP_TYPE_ARRAY, 4, sizeof(struct sl_xdp_mag_chunk), 1,
+		     BPF_F_INNER_MAP },
 };
 
 #define LINKS_MAX 64
@@ -116,9 +123,17 @@ struct sl_xdp {
 	} links[LINKS_MAX];
 	unsigned int n_links;
 	int ncpus;
+	/* Replicate's TC program (sluice_tc_rep), and without a pin root
+	 * the interfaces whose clsact qdisc this handle created. */
+	int tc_prog_fd;
+	unsigned int tcq_ifindex[LINKS_MAX];
+	unsigned int n_tcq;
 };
 
 static int read_ctl(const struct sl_xdp *x, struct sl_xdp_ctl *ctl);
+static int tc_attach(struct sl_xdp *x, const char *ifname, char *err,
+		     size_t err_size);
+static void tc_detach(struct sl_xdp *x, const char *ifname);
 static int write_ctl(const struct sl_xdp *x, const struct sl_xdp_ctl *ctl);
 
 static void
@@ -182,6 +197,17 @@ adopt(struct sl_xdp *x, char *err, size_t err_size)
 
 		errf(err, err_size, "cannot open the pinned program %s: %s",
 		     path, strerror(-ret));
+		return ret;
+	}
+	pin_path(x, SL_XDP_PIN_TC_PROG, path, sizeof(path));
+	x->tc_prog_fd = bpf_obj_get(path);
+	if (x->tc_prog_fd < 0) {
+		int ret = -errno;
+
+		errf(err, err_size, "the program pinned under %s has no TC "
+		     "program %s (%s): detach it and remove %s, then attach "
+		     "again", x->pin_root, SL_XDP_PIN_TC_PROG, strerror(-ret),
+		     x->pin_root);
 		return ret;
 	}
 	for (int m = 0; m < M_N; m++) {
@@ -257,6 +283,7 @@ load(struct sl_xdp *x, const struct sl_xdp_opts *o, char *err, size_t err_size)
 		return ret;
 	}
 	x->prog_fd = bpf_program__fd(x->skel->progs.sluice_xdp);
+	x->tc_prog_fd = bpf_program__fd(x->skel->progs.sluice_tc_rep);
 	for (int m = 0; m < M_N; m++) {
 		map = bpf_object__find_map_by_name(x->skel->obj, map_names[m]);
 		if (map == NULL) {
@@ -271,6 +298,15 @@ load(struct sl_xdp *x, const struct sl_xdp_opts *o, char *err, size_t err_size)
 		ret = bpf_program__pin(x->skel->progs.sluice_xdp, path);
 		if (ret != 0) {
 			errf(err, err_size, "cannot pin the program at %s: %s",
+			     path, strerror(-ret));
+			return ret;
+		}
+		/* one left by a root whose "prog" was removed by hand */
+		pin_path(x, SL_XDP_PIN_TC_PROG, path, sizeof(path));
+		unlink(path);
+		ret = bpf_program__pin(x->skel->progs.sluice_tc_rep, path);
+		if (ret != 0) {
+			errf(err, err_size, "cannot pin the TC program at %s: %s",
 			     path, strerror(-ret));
 			return ret;
 		}
@@ -290,6 +326,7 @@ sl_xdp_open(const struct sl_xdp_opts *o, struct sl_xdp **out, char *err,
 	if (x == NULL)
 		return -ENOMEM;
 	x->prog_fd = -1;
+	x->tc_prog_fd = -1;
 	for (int m = 0; m < M_N; m++)
 		x->map_fd[m] = -1;
 	x->ncpus = libbpf_num_possible_cpus();
@@ -325,6 +362,11 @@ sl_xdp_close(struct sl_xdp *x)
 {
 	if (x == NULL)
 		return;
+	/* Without a pin root nothing outlives the handle: the XDP links go
+	 * with their descriptors, the TC filters (netlink objects) must be
+	 * taken off. */
+	for (unsigned int i = 0; i < x->n_links && x->pin_root[0] == '\0'; i++)
+		tc_detach(x, x->links[i].ifname);
 	for (unsigned int i = 0; i < x->n_links; i++)
 		close(x->links[i].fd);
 	if (x->skel != NULL) {
@@ -335,6 +377,8 @@ sl_xdp_close(struct sl_xdp *x)
 				close(x->map_fd[m]);
 		if (x->prog_fd >= 0)
 			close(x->prog_fd);
+		if (x->tc_prog_fd >= 0)
+			close(x->tc_prog_fd);
 	}
 	free(x);
 }
@@ -466,6 +510,8 @@ sl_xdp_attach(struct sl_xdp *x, const char *ifname, bool generic_only,
 		snprintf(path, sizeof(path), "%s/%s%s", x->pin_root,
 			 SL_XDP_PIN_LINK_PREFIX, ifname);
 		ret = adopt_link(x, path, ifname, ifindex, mode, err, err_size);
+		if (ret == 0)	/* the filter too, and on this program */
+			return tc_attach(x, ifname, err, err_size);
 		if (ret != -ENOENT)
 			return ret;
 	}
@@ -517,6 +563,11 @@ sl_xdp_attach(struct sl_xdp *x, const char *ifname, bool generic_only,
 	x->links[x->n_links++].fd = fd;
 	if (mode != NULL)
 		*mode = got;
+	if (tc_attach(x, ifname, err, err_size) != 0) {
+		/* all or nothing: replicate needs both programs */
+		sl_xdp_detach(x, ifname, NULL, 0);
+		return -EIO;
+	}
 	return 0;
 }
 
@@ -561,7 +612,141 @@ sl_xdp_detach(struct sl_xdp *x, const char *ifname, char *err,
 	/* Detach now, whoever else holds the link. */
 	bpf_link_detach(fd);
 	close(fd);
+	tc_detach(x, ifname);
 	return 0;
+}
+
+/* ---- replicate's TC program (sluice_tc_rep) on clsact ingress ---- */
+
+/*
+ * Whether sluice created the clsact qdisc of ifname, so that the last
+ * one to detach removes it: with a pin root, a pin named tcq_<ifname>
+ * (bpffs holds nothing but BPF objects, so it pins the TC program again),
+ * which a later process sees; without one, this handle's list.
+ */
+static void
+tcq_path(const struct sl_xdp *x, const char *ifname, char *buf, size_t size)
+{
+	snprintf(buf, size, "%s/%s%s", x->pin_root, SL_XDP_PIN_TCQ_PREFIX,
+		 ifname);
+}
+
+static void
+tcq_mark(struct sl_xdp *x, unsigned int ifindex, const char *ifname)
+{
+	char path[PATH_MAX];
+
+	if (x->pin_root[0] != '\0') {
+		tcq_path(x, ifname, path, sizeof(path));
+		bpf_obj_pin(x->tc_prog_fd, path);	/* EEXIST: marked */
+	} else if (x->n_tcq < LINKS_MAX) {
+		x->tcq_ifindex[x->n_tcq++] = ifindex;
+	}
+}
+
+/* Forget the mark; returns whether there was one. */
+static bool
+tcq_unmark(struct sl_xdp *x, unsigned int ifindex, const char *ifname)
+{
+	char path[PATH_MAX];
+
+	if (x->pin_root[0] != '\0') {
+		tcq_path(x, ifname, path, sizeof(path));
+		return unlink(path) == 0;
+	}
+	for (unsigned int i = 0; i < x->n_tcq; i++) {
+		if (x->tcq_ifindex[i] == ifindex) {
+			x->tcq_ifindex[i] = x->tcq_ifindex[--x->n_tcq];
+			return true;
+		}
+	}
+	return false;
+}
+
+/* libbpf prints the kernel's netlink error at warning level; a query for
+ * a filter that is not there (yet) is no warning. */
+static int
+silent_print(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	(void)level;
+	(void)fmt;
+	(void)ap;
+	return 0;
+}
+
+/*
+ * sluice_tc_rep as a direct-action filter (SL_XDP_TC_HANDLE,
+ * SL_XDP_TC_PRIO) on ifname's clsact ingress, creating the qdisc when
+ * there is none.  A filter already there that runs this handle's program
+ * (an adopted attachment) is kept; one that runs another (an older build)
+ * is replaced in one step.
+ */
+static int
+tc_attach(struct sl_xdp *x, const char *ifname, char *err, size_t err_size)
+{
+	unsigned int ifindex = if_nametoindex(ifname);
+	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = (int)ifindex,
+		    .attach_point = BPF_TC_INGRESS);
+	LIBBPF_OPTS(bpf_tc_opts, q, .handle = SL_XDP_TC_HANDLE,
+		    .priority = SL_XDP_TC_PRIO);
+	LIBBPF_OPTS(bpf_tc_opts, a, .handle = SL_XDP_TC_HANDLE,
+		    .priority = SL_XDP_TC_PRIO, .prog_fd = x->tc_prog_fd,
+		    .flags = BPF_TC_F_REPLACE);
+	int ret;
+
+	if (ifindex == 0) {
+		errf(err, err_size, "no interface %s", ifname);
+		return -ENODEV;
+	}
+	ret = bpf_tc_hook_create(&hook);
+	if (ret == 0) {
+		tcq_mark(x, ifindex, ifname);
+	} else if (ret == -EEXIST) {
+		libbpf_print_fn_t was = libbpf_set_print(silent_print);
+
+		ret = bpf_tc_query(&hook, &q);
+		libbpf_set_print(was);
+		if (ret == 0 && q.prog_id == prog_id_of(x->tc_prog_fd))
+			return 0;
+	} else {
+		errf(err, err_size, "cannot add a clsact qdisc to %s for the "
+		     "replicate TC program: %s", ifname, strerror(-ret));
+		return ret;
+	}
+	ret = bpf_tc_attach(&hook, &a);
+	if (ret != 0) {
+		errf(err, err_size, "cannot attach the replicate TC program "
+		     "to %s ingress: %s", ifname, strerror(-ret));
+		return ret;
+	}
+	return 0;
+}
+
+/* Take sluice's filter off ifname, and the clsact qdisc if sluice
+ * created it.  Nothing to do when the interface is gone. */
+static void
+tc_detach(struct sl_xdp *x, const char *ifname)
+{
+	unsigned int ifindex = if_nametoindex(ifname);
+	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = (int)ifindex,
+		    .attach_point = BPF_TC_INGRESS);
+	LIBBPF_OPTS(bpf_tc_opts, q, .handle = SL_XDP_TC_HANDLE,
+		    .priority = SL_XDP_TC_PRIO);
+
+	if (ifindex == 0) {
+		tcq_unmark(x, 0, ifname);
+		return;
+	}
+	{
+		libbpf_print_fn_t was = libbpf_set_print(silent_print);
+
+		bpf_tc_detach(&hook, &q);	/* -ENOENT: not there */
+		libbpf_set_print(was);
+	}
+	if (tcq_unmark(x, ifindex, ifname)) {
+		hook.attach_point = BPF_TC_INGRESS | BPF_TC_EGRESS;
+		bpf_tc_hook_destroy(&hook);
+	}
 }
 
 /* ---- routing ---- */
@@ -687,6 +872,12 @@ fill_set(const struct sl_xdp_image *img, const int *fd)
 	if (ret == 0)
 		ret = fill_array(fd[M_MAG], img->mag, sizeof(*img->mag),
 				 img->n_mag);
+	if (ret == 0)
+		ret = fill_array(fd[M_RGRP], img->rgroups,
+				 sizeof(*img->rgroups), img->n_rgroups);
+	if (ret == 0)
+		ret = fill_array(fd[M_RTAB], img->rtab, sizeof(*img->rtab),
+				 img->n_rtab);
 	return ret;
 }
 
@@ -913,7 +1104,9 @@ sl_xdp_apply(struct sl_xdp *x, const struct sl_policy *p,
 		/* sl_mag holds one chunk at least: an array map has
 		 * entries */
 		fd[m] = create_inner(m, m == M_A4 ? img->n_a4 :
-				     m == M_MAG ? (img->n_mag ? img->n_mag : 1) : 0);
+				     m == M_MAG ? (img->n_mag ? img->n_mag : 1) :
+				     m == M_RTAB ? (img->n_rtab ? img->n_rtab : 1)
+						 : 0);
 		if (fd[m] < 0) {
 			ret = -errno;
 			errf(err, err_size, "cannot create map %s: %s",
@@ -1047,6 +1240,8 @@ sl_xdp_stats_read(struct sl_xdp *x, struct sl_xdp_stats **out)
 		read_percpu(x, x->map_fd[M_RT], r, &s->route[r]);
 	for (uint32_t r = 0; r < SL_XDP_ST_MAX; r++)
 		read_percpu(x, x->map_fd[M_STEER], r, &s->steer[r]);
+	for (uint32_t r = 0; r < SL_XDP_REP_MAX; r++)
+		read_percpu(x, x->map_fd[M_REP], r, &s->rep[r]);
 	s->routing = (ctl.flags & SL_XDP_CTL_ROUTE) != 0;
 	ret = read_ports(x, s);
 	if (ret != 0)
@@ -1172,4 +1367,16 @@ sl_xdp_rt_reason_name(unsigned int reason)
 	};
 
 	return reason < SL_XDP_RT_MAX ? names[reason] : "?";
+}
+
+const char *
+sl_xdp_rep_reason_name(unsigned int reason)
+{
+	static const char *const names[SL_XDP_REP_MAX] = {
+#define REP_NAME_(e, name) [SL_XDP_REP_##e] = name,
+		SL_XDP_REP_REASONS(REP_NAME_)
+#undef REP_NAME_
+	};
+
+	return reason < SL_XDP_REP_MAX ? names[reason] : "?";
 }

@@ -71,7 +71,9 @@ enum sl_xdp_mode {
 /*
  * Attach to an interface: native mode, falling back to generic with a
  * warning on stderr when the driver has no native XDP (or generic only
- * when asked).  With a pin root the attachment is pinned and outlives the
+ * when asked).  Replicate's TC program goes on the interface's clsact
+ * ingress with it (the qdisc is created when there is none, and then
+ * removed by the detach); it stays there as long as the XDP program.  With a pin root the attachment is pinned and outlives the
  * process; attaching where sluice is already attached is a no-op (0).
  * *mode (may be NULL) says which mode took.  -ENODEV: no such interface;
  * -EBUSY: another XDP program holds it.
@@ -129,6 +131,7 @@ struct sl_xdp_stats {
 	bool routing;				/* sl_xdp_routing() */
 	struct sl_xdp_counter route[SL_XDP_RT_MAX]; /* by SL_XDP_RT_* */
 	struct sl_xdp_counter steer[SL_XDP_ST_MAX]; /* by SL_XDP_ST_* */
+	struct sl_xdp_counter rep[SL_XDP_REP_MAX]; /* by SL_XDP_REP_* */
 	struct sl_xdp_port_stats *ports;
 	size_t n_ports;
 };
@@ -158,6 +161,9 @@ const char *sl_xdp_rt_reason_name(unsigned int reason);
 
 /* The name of an SL_XDP_ST_* reason in stats ("steered", "no_egress"). */
 const char *sl_xdp_st_reason_name(unsigned int reason);
+
+/* The name of an SL_XDP_REP_* reason in stats ("copies", "short"). */
+const char *sl_xdp_rep_reason_name(unsigned int reason);
 
 /* The time (ns) a program opened with opts.test_clock sees. */
 int sl_xdp_set_test_clock(struct sl_xdp *x, uint64_t ns);

@@ -118,6 +118,15 @@ xdp_stats(struct sluiced *sd)
 	json_object_set_new(root, "rules", rules);
 	json_object_set_new(root, "drops", drops);
 	json_object_set_new(root, "ports", ports);
+	/* the dataplane's "replication" (dataplane/counters.c), so that
+	 * /metrics and sluicectl read both backends alike */
+	json_object_set_new(root, "replication", json_pack(
+		"{s:I, s:I, s:I, s:I, s:I}",
+		"copies", (json_int_t)s->rep[SL_XDP_REP_COPIES].packets,
+		"short", (json_int_t)s->rep[SL_XDP_REP_SHORT].packets,
+		"failed", (json_int_t)s->rep[SL_XDP_REP_FAILED].packets,
+		"stale", (json_int_t)s->rep[SL_XDP_REP_STALE].packets,
+		"steered", (json_int_t)s->steer[SL_XDP_ST_STEERED].packets));
 	json_object_set_new(root, "xdp", json_pack("{s:b, s:I, s:s}",
 		"policy", s->has_policy,
 		"generation", (json_int_t)s->generation,

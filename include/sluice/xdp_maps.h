@@ -50,6 +50,20 @@
  * indexed by the third byte, and may point once more to a chunk indexed by
  * the fourth.  The map is sized to the policy (BPF_F_INNER_MAP).
  *
+ * Replicate (docs/xdp.md, "Replicate"), two more per-set tables:
+ *
+ *   sl_rgrp            array, replica table index -> struct
+ *                      sl_xdp_rep_group (one per distinct (group, copies)
+ *                      of the replicate actions, numbered in the order of
+ *                      first use: sl_xdp_rule.group of a replicate rule)
+ *   sl_rtab            array of struct sl_xdp_mag_chunk: every replica
+ *                      table, each from its own chunk on, sized per policy
+ *                      (BPF_F_INNER_MAP).  Replica table entry p is the
+ *                      `want` target indices that sl_maglev_pick(table,
+ *                      size, n_live, hash, copies) gives for every hash
+ *                      with hash % size == p, in pick order, at flat
+ *                      index p * want of the table
+ *
  * Routing (not per set; docs/xdp.md, "Routing"): with SL_XDP_CTL_ROUTE in
  * sl_ctl.flags an accepted IP packet is looked up in the kernel FIB
  * (bpf_fib_lookup) and redirected through sl_tx, a DEVMAP_HASH keyed and
@@ -169,7 +183,10 @@ enum sl_xdp_st_reason {
 	_(SPECIAL, "special")		/* VLAN, IPv4 options or bad checksum, \
 					   martian or link-local address, \
 					   IPv6 hop-by-hop */                  \
-	_(OTHER, "other")		/* any other FIB answer */
+	_(OTHER, "other")		/* any other FIB answer */             \
+	_(REPLICATED, "replicated")	/* replicate: passed, so that the TC   \
+					   program makes the copies; the kernel \
+					   routes it */
 
 enum sl_xdp_rt_reason {
 #define SL_XDP_RT_ENUM_(e, name) SL_XDP_RT_##e,
@@ -178,10 +195,72 @@ enum sl_xdp_rt_reason {
 	SL_XDP_RT_MAX
 };
 
+/*
+ * Replicate: the XDP program cannot both pass a packet and send copies, so
+ * it hands the decision to sluice_tc_rep, a TC ingress program of the same
+ * object on the same interfaces, in the packet's XDP metadata
+ * (bpf_xdp_adjust_meta; the kernel keeps it on the skb), and passes the
+ * packet.  sluice_tc_rep clones the skb to each target (bpf_clone_redirect)
+ * and lets the original go on.  The metadata, right before the frame:
+ */
+#define SL_XDP_REP_MAGIC	0x534c5250u	/* "SLRP" */
+struct sl_xdp_rep_meta {
+	__u32 magic;		/* SL_XDP_REP_MAGIC */
+	__u32 gen;		/* low 32 bits of the set's generation */
+	__u16 set;		/* the set that decided (sl_ctl.active) */
+	__u16 rtab;		/* replica table: index into sl_rgrp */
+	__u32 pos;		/* flow_hash % size: the replica table entry */
+};
+
+/* Replica tables of one policy together: 2 bytes an entry, size * want
+ * entries each (64 MiB per set, as for sl_mag). */
+#define SL_XDP_REP_ENTRIES_MAX	(1u << 25)
+/* Distinct (group, copies) pairs a policy may replicate to. */
+#define SL_XDP_RTABS_MAX	256
+/* The TC filter: handle and priority of sluice's on clsact ingress. */
+#define SL_XDP_TC_HANDLE	0x51ce
+#define SL_XDP_TC_PRIO		0x51ce
+
+/*
+ * What replicate did: index into sl_rep (per CPU; packets and bytes).  As
+ * in the DPDK path (rep_copies, rep_short, rep_failed), plus stale.
+ * _(enum suffix, name in stats)
+ */
+#define SL_XDP_REP_REASONS(_)                                                  \
+	_(COPIES, "copies")	/* copies sent (one count per copy) */        \
+	_(SHORT, "short")	/* packets with fewer live targets than       \
+				   copies (no live target included) */        \
+	_(FAILED, "failed")	/* copies not sent: bpf_clone_redirect       \
+				   failed, or no room for the metadata */     \
+	_(STALE, "stale")	/* packets whose decision named a policy no   \
+				   longer active: no copies */
+
+enum sl_xdp_rep_reason {
+#define SL_XDP_REP_ENUM_(e, name) SL_XDP_REP_##e,
+	SL_XDP_REP_REASONS(SL_XDP_REP_ENUM_)
+#undef SL_XDP_REP_ENUM_
+	SL_XDP_REP_MAX
+};
+
+/* One replica table (sl_rgrp): a replicated group with a copy count. */
+struct sl_xdp_rep_group {
+	__u32 chunk;		/* its entries start at sl_rtab[chunk] */
+	__u32 size;		/* the group's table_size */
+	__u32 n_live;		/* live targets */
+	__u16 copies;		/* the action's copies */
+	__u16 want;		/* min(copies, n_live): targets per entry */
+	/* interface of target i; 0 for a target out of the table */
+	__u32 ifindex[SL_XDP_TARGETS_MAX];
+};
+
 /* Pin names under the pin root (/sys/fs/bpf/sluice by default). */
 #define SL_XDP_PIN_ROOT_DEFAULT	"/sys/fs/bpf/sluice"
 #define SL_XDP_PIN_PROG		"prog"
 #define SL_XDP_PIN_LINK_PREFIX	"link_"	/* + interface name */
+#define SL_XDP_PIN_TC_PROG	"prog_tc"	/* sluice_tc_rep */
+/* Pinned (the TC program again) on an interface where sluice created the
+ * clsact qdisc, so that whoever detaches last removes it. */
+#define SL_XDP_PIN_TCQ_PREFIX	"tcq_"	/* + interface name */
 
 struct sl_xdp_bitmap {
 	__u64 w[SL_XDP_WORDS];
@@ -195,7 +274,8 @@ struct sl_xdp_lpm6_key {
 struct sl_xdp_rule {
 	__u8 action;		/* enum sl_action_type */
 	__u8 pad0;
-	__u16 group;		/* steer: index into sl_grp */
+	__u16 group;		/* steer: index into sl_grp; replicate:
+				   into sl_rgrp */
 	__u8 pad[4];
 	/* What rules of the same id counted under earlier policies; user
 	 * space writes it, the program never reads it. */

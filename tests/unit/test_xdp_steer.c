@@ -27,7 +27,8 @@
  *    frame untouched, passes when that interface is not attached, drops as
  *    no_target when no target is live;
  *  - sl_steer and the no_target drop counter count what the packets gave;
- *  - replicate and tunnel targets are refused, naming what is missing.
+ *  - tunnel targets (steer and replicate) are refused, naming what is
+ *    missing.
  *
  * Needs root (BPF, a network namespace); skipped otherwise.
  */
@@ -538,11 +539,14 @@ static void
 test_replicate_and_tunnel_targets_are_refused_naming_what_is_missing(void **state)
 {
 	(void)state;
+	/* replicate to local ports is built (test_xdp_replicate.c); to a
+	 * tunnel it is not */
 	expect_refused("{\"version\": 1, \"ports\": [{\"name\": \"s1\"}],"
 		" \"rules\": [{\"proto\": \"udp\", \"action\": {\"replicate\":"
 		" {\"group\": \"g\", \"copies\": 1}}}], \"groups\": [{\"name\":"
-		" \"g\", \"targets\": [{\"kind\": \"port\", \"port\": \"s1\"}]}]}",
-		"rules[0].action: replicate");
+		" \"g\", \"targets\": [{\"kind\": \"geneve\", \"vni\": 7,"
+		" \"remote\": \"192.0.2.9\"}]}]}",
+		"rules[0].action: replicate to group g: targets[0] is a geneve");
 	expect_refused("{\"version\": 1, \"ports\": [{\"name\": \"s1\"}],"
 		" \"rules\": [{\"proto\": \"udp\", \"action\": \"accept\"}],"
 		" \"default\": {\"steer\": {\"group\": \"g\"}},"
