@@ -6,7 +6,7 @@
 # prints the counters (sluicectl and the dataplane's own) and cleans
 # everything up.
 #
-#   deploy/lab.sh [--hold] [--no-huge] [--no-setup]
+#   deploy/lab.sh [--backend dpdk|xdp] [--hold] [--no-huge] [--no-setup]
 #
 #   netns sl-lab-h1                root namespace                netns sl-lab-h2
 #   eth0 10.77.0.1/24 --veth-- sl-lab-p0 = port 0 (net_af_packet0)
@@ -26,6 +26,11 @@
 # prints the dataplane's counters, and checks them against the hosts'
 # kernel counters.
 #
+#   --backend xdp  the same policy job on the XDP backend instead
+#               (tests/system/lab_xdp.py): sluiced --backend xdp on a router
+#               namespace between 10.78.1.0/24 and 10.78.2.0/24 judges
+#               every packet, routes in XDP and copies UDP port 5000 to a
+#               monitor namespace; no DPDK, no hugepages
 #   --hold      keep the lab up after the demo traffic, until Ctrl-C
 #   --no-huge   run EAL without hugepages (--no-huge -m 512)
 #   --no-setup  skip installing, building and reserving hugepages
@@ -41,9 +46,20 @@ cd "$root"
 
 hold=
 huge=1
+backend=dpdk
 setup=1
-for a in "$@"; do
+while [ $# -gt 0 ]; do
+	a=$1
+	shift
 	case "$a" in
+		--backend)
+			backend=${1:-}
+			shift || true
+			case "$backend" in
+				dpdk|xdp) ;;
+				*) echo "lab: --backend takes dpdk or xdp" >&2; exit 2 ;;
+			esac
+			;;
 		--hold) hold=1 ;;
 		--no-huge) huge= ;;
 		--no-setup) setup= ;;
@@ -60,9 +76,20 @@ fi
 if [ -n "$setup" ]; then
 	deploy/install-deps.sh
 	deploy/build.sh -q release
-	if [ -n "$huge" ]; then
+	if [ -n "$huge" ] && [ "$backend" = dpdk ]; then
 		deploy/hugepages.sh
 	fi
+	if [ "$backend" = xdp ]; then
+		deploy/bpffs.sh
+	fi
+fi
+
+if [ "$backend" = xdp ]; then
+	trap '/usr/bin/python3 tests/system/lab_xdp.py cleanup >/dev/null 2>&1 || true' EXIT
+	args=(demo)
+	[ -n "$hold" ] && args+=(--hold)
+	/usr/bin/python3 tests/system/lab_xdp.py "${args[@]}"
+	exit $?
 fi
 
 args=(demo)
