@@ -56,6 +56,9 @@ struct sl_xdp_image {
 	int32_t *group_of;		/* steer index -> policy group index */
 	struct sl_xdp_mag_chunk *mag;
 	uint32_t n_mag;			/* chunks */
+	/* The steered groups' tunnel targets (sl_tun), in group order. */
+	struct sl_xdp_tunnel *tun;
+	uint32_t n_tun;
 };
 
 /*
@@ -63,9 +66,10 @@ struct sl_xdp_image {
  * no payload rules (XDP cannot run Hyperscan: the error names the DPDK
  * backend and its af_xdp port), no ct match without
  * settings.conntrack.enabled, and - not implemented yet - no replicate
- * action and no steer to a group with a tunnel (vxlan, geneve, gre)
- * target; at most SL_XDP_GROUPS_MAX steered groups whose tables hold at
- * most SL_XDP_MAG_ENTRIES_MAX entries together.  Returns 0, or -ENOTSUP /
+ * action and no steer to a cluster group (its targets follow the cluster's
+ * members, which only sluiced's DPDK backend tracks); at most
+ * SL_XDP_GROUPS_MAX steered groups whose tables hold at most
+ * SL_XDP_MAG_ENTRIES_MAX entries together.  Returns 0, or -ENOTSUP /
  * -E2BIG with a sentence naming the field in err.
  */
 int sl_xdp_policy_supported(const struct sl_policy *p, char *err,
@@ -78,8 +82,14 @@ int sl_xdp_policy_supported(const struct sl_policy *p, char *err,
  * Maglev table, as rep_build() leaves out a port absent on the node);
  * NULL: every port is absent.  Each steered group's table is
  * sl_maglev_build() over sl_maglev_target_identity(), weight and state of
- * its targets with the policy's seed: the DPDK path's table.  Returns
- * 0 with *out to free with sl_xdp_image_free(), or -errno with err filled.
+ * its targets with the policy's seed: the DPDK path's table.  A tunnel
+ * target (vxlan, geneve, gre) is compiled as encap_tunnel_init()
+ * (dataplane/encap.c) compiles it, TTL 64; when it gives no `local`, the
+ * outer source is the address the kernel of this host picks for a
+ * datagram to its remote (a connected UDP socket's, no packet sent), as
+ * rep_build() takes that of the port the route leaves by.  Returns 0 with
+ * *out to free with sl_xdp_image_free(), or -errno with err filled
+ * (-EADDRNOTAVAIL: a tunnel with no outer source address).
  */
 int sl_xdp_compile(const struct sl_policy *p, const uint32_t *ifindex_of,
 		   struct sl_xdp_image **out, char *err, size_t err_size);

@@ -37,6 +37,7 @@
 	_(RCNT, "sl_rcnt")                                                     \
 	_(GRP, "sl_grp")                                                       \
 	_(MAG, "sl_mag")                                                       \
+	_(TUN, "sl_tun")                                                       \
 	_(CTL, "sl_ctl")                                                       \
 	_(DROPS, "sl_drops")                                                   \
 	_(PORTS, "sl_ports")                                                   \
@@ -52,7 +53,7 @@ enum {
 	SL_XDP_MAPS(MAP_ENUM_)
 #undef MAP_ENUM_
 	M_N,
-	M_SET_N = M_CTL,	/* maps M_A4 .. M_MAG are per set */
+	M_SET_N = M_CTL,	/* maps M_A4 .. M_TUN are per set */
 };
 
 static const char *const map_names[M_N] = {
@@ -63,8 +64,8 @@ static const char *const map_names[M_N] = {
 
 /* The inner maps of each set, as the program's templates declare them
  * (sluice_xdp.bpf.c): the kernel refuses an inner map that differs, in
- * max_entries too unless BPF_F_INNER_MAP (sl_a4, sl_mag: sized per
- * policy). */
+ * max_entries too unless BPF_F_INNER_MAP (sl_a4, sl_mag, sl_tun: sized
+ * per policy). */
 static const struct inner_spec {
 	enum bpf_map_type type;
 	uint32_t key_size, value_size, max_entries, flags;
@@ -90,6 +91,8 @@ static const struct inner_spec {
 	[M_GRP] = { BPF_MAP_TYPE_ARRAY, 4, sizeof(struct sl_xdp_group),
 		    SL_XDP_GROUPS_MAX, 0 },
 	[M_MAG] = { BPF_MAP_TYPE_ARRAY, 4, sizeof(struct sl_xdp_mag_chunk), 1,
+		    BPF_F_INNER_MAP },
+	[M_TUN] = { BPF_MAP_TYPE_ARRAY, 4, sizeof(struct sl_xdp_tunnel), 1,
 		    BPF_F_INNER_MAP },
 };
 
@@ -687,6 +690,9 @@ fill_set(const struct sl_xdp_image *img, const int *fd)
 	if (ret == 0)
 		ret = fill_array(fd[M_MAG], img->mag, sizeof(*img->mag),
 				 img->n_mag);
+	if (ret == 0)
+		ret = fill_array(fd[M_TUN], img->tun, sizeof(*img->tun),
+				 img->n_tun);
 	return ret;
 }
 
@@ -910,10 +916,11 @@ sl_xdp_apply(struct sl_xdp *x, const struct sl_policy *p,
 
 	/* 1. the inactive set, whole, in fresh maps */
 	for (int m = 0; m < M_SET_N; m++) {
-		/* sl_mag holds one chunk at least: an array map has
-		 * entries */
+		/* sl_mag holds one chunk at least, sl_tun one tunnel: an
+		 * array map has entries */
 		fd[m] = create_inner(m, m == M_A4 ? img->n_a4 :
-				     m == M_MAG ? (img->n_mag ? img->n_mag : 1) : 0);
+				     m == M_MAG ? (img->n_mag ? img->n_mag : 1) :
+				     m == M_TUN ? (img->n_tun ? img->n_tun : 1) : 0);
 		if (fd[m] < 0) {
 			ret = -errno;
 			errf(err, err_size, "cannot create map %s: %s",
