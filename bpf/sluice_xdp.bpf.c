@@ -1273,7 +1273,7 @@ udp6_cksum(struct xdp_md *ctx, __u8 *ip, __u32 l4_off, __u32 udp_len)
 	struct csum_tail *tail;
 	/* verifier: 64-bit, so that no copy is a 32-bit one that clang
 	 * zero-extends from a spill, where the verifier loses its bounds */
-	__u64 off = 0, left = udp_len, n;
+	__u64 off = 0, left = udp_len;
 	__u8 *q;
 	__u16 ck;
 	long s;
@@ -1298,15 +1298,12 @@ udp6_cksum(struct xdp_md *ctx, __u8 *ip, __u32 l4_off, __u32 udp_len)
 		tail = bpf_map_lookup_elem(&sl_csum_tail, &zero);
 		if (tail == NULL)
 			return -1;
-		n = left;
-		if (n < 1 || n >= CSUM_CHUNK)
+		if (bpf_xdp_load_bytes(ctx, l4_off + off, tail->b, left) != 0)
 			return -1;
-		if (bpf_xdp_load_bytes(ctx, l4_off + off, tail->b, n) != 0)
-			return -1;
-		tail->b[n] = 0;
-		tail->b[n + 1] = 0;
-		tail->b[n + 2] = 0;
-		s = bpf_csum_diff(NULL, 0, (__be32 *)tail->b, (n + 3) & ~3u,
+		tail->b[left] = 0;
+		tail->b[left + 1] = 0;
+		tail->b[left + 2] = 0;
+		s = bpf_csum_diff(NULL, 0, (__be32 *)tail->b, (left + 3) & ~3u,
 				  (__u32)s);
 		if (s < 0)
 			return -1;
