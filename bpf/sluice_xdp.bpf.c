@@ -38,12 +38,15 @@
  * path (the same flow hash over the same Maglev table, which the loader
  * builds with lib/maglev.c), XDP_REDIRECT through sl_tx; XDP_PASS when the
  * target's interface is not attached; XDP_DROP (no_target) with no live
- * target.  replicate {group, copies} -> XDP_PASS (the kernel routes the
+ * target.  A tunnel target (vxlan, geneve, gre) gets the frame
+ * encapsulated as dataplane/encap.c does and sent to the outer next hop
+ * the FIB gives, or dropped (no_target, and the steer reason) when it
+ * cannot go.  replicate {group, copies} -> XDP_PASS (the kernel routes the
  * original) with the copies' decision in the XDP metadata, which
  * sluice_tc_rep, the TC ingress program below, carries out
  * (bpf_clone_redirect of the frame as it came to each target).  The
- * loader refuses what this program cannot do yet (tunnel targets) and
- * what XDP cannot do at all (payload rules).
+ * loader refuses what this program cannot do yet (replicate to tunnel
+ * targets, cluster groups) and what XDP cannot do at all (payload rules).
  *
  * Verifier notes are marked "verifier:" where the code is shaped for it.
  */
@@ -227,6 +230,28 @@ struct rgrp_inner {
 };
 SET_MAP(sl_rgrp, rgrp_inner);
 SET_MAP(sl_rtab, mag_inner);
+
+/* Tunnel targets, sized per policy like sl_mag. */
+struct tun_inner {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_INNER_MAP);
+	__uint(max_entries, 1);
+	__uint(key_size, sizeof(__u32));
+	__uint(value_size, sizeof(struct sl_xdp_tunnel));
+};
+
+SET_MAP(sl_tun, tun_inner);
+
+/* The outer IPv4 ID of encapsulated packets: a counter per CPU, as the
+ * DPDK path keeps one per worker (encap_copy's *ip_id).  Not pinned: a
+ * new program may start again from 0 (the outer header has DF set, so the
+ * ID only needs to be unique among unfragmented packets, RFC 6864). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+} sl_ipid SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -1121,7 +1146,14 @@ struct steer_io {
 	__u64 seed;		/* in: the set's flow_hash_seed */
 	__u32 group;		/* in: steered group, index into sl_grp */
 	__u32 target;		/* out: the target index, or SL_XDP_NO_TARGET */
+	__u64 hash;		/* out: the flow hash (for STEER_TUNNEL) */
+	__u32 tunnel;		/* out: STEER_TUNNEL: index into sl_tun */
+	__u32 pad;
 };
+
+/* sl_steer_pick's answer for a tunnel target: not a reason; the caller
+ * encapsulates with sl_steer_encap, which gives the reason. */
+#define STEER_TUNNEL SL_XDP_ST_MAX
 
 /*
  * Steer the packet to one target of steered group o->group of set `set`:
@@ -1129,9 +1161,11 @@ struct steer_io {
  * include/sluice/maglev.h, over the table the loader wrote.  Returns
  * SL_XDP_ST_STEERED when bpf_redirect_map has set the egress (the caller
  * returns XDP_REDIRECT), SL_XDP_ST_NO_EGRESS when the target's interface
- * is not in sl_tx (XDP_PASS), or -1: no live target (XDP_DROP,
- * no_target).  o->target is the pick in the first two cases.  The frame
- * is not changed: steer sends it as it came, as the DPDK path does.
+ * is not in sl_tx (XDP_PASS), STEER_TUNNEL when the target is a tunnel
+ * (o->tunnel and o->hash set; nothing redirected yet), or -1: no live
+ * target (XDP_DROP, no_target).  o->target is the pick in the first three
+ * cases.  The frame is not changed: steer sends it as it came, as the
+ * DPDK path does.
  *
  * verifier: a global function, verified once.
  */
@@ -1145,7 +1179,8 @@ sl_steer_pick(struct xdp_md *ctx, const struct pkt *p, __u32 set,
 	struct sl_xdp_mag_chunk *c;
 	struct sl_xdp_group *g;
 	void *grp, *mag;
-	__u32 pos, k, t, group;
+	__u32 pos, k, t, group, ifx;
+	__u64 hash;
 
 	if (p == NULL || o == NULL)
 		return -1;
@@ -1161,7 +1196,9 @@ sl_steer_pick(struct xdp_md *ctx, const struct pkt *p, __u32 set,
 	if (flow_key(data, data_end, p, &key) < 0)
 		return -1;
 	/* table[flow_hash % size]: a 64-bit modulo, as in sl_maglev_pick */
-	pos = (__u32)(sl_xdp_flow_hash(&key, o->seed) % g->size);
+	hash = sl_xdp_flow_hash(&key, o->seed);
+	o->hash = hash;
+	pos = (__u32)(hash % g->size);
 	k = g->chunk + pos / SL_XDP_MAG_CHUNK;
 	c = bpf_map_lookup_elem(mag, &k);
 	if (c == NULL)
@@ -1170,9 +1207,292 @@ sl_steer_pick(struct xdp_md *ctx, const struct pkt *p, __u32 set,
 	if (t >= SL_XDP_TARGETS_MAX)	/* SL_XDP_MAG_NONE */
 		return -1;
 	o->target = t;
+	ifx = g->ifindex[t];
+	if (ifx & SL_XDP_TUN) {
+		o->tunnel = ifx & ~SL_XDP_TUN;
+		return STEER_TUNNEL;
+	}
 	if (bpf_redirect_map(&sl_tx, g->ifindex[t], XDP_PASS) != XDP_REDIRECT)
 		return SL_XDP_ST_NO_EGRESS;
 	return SL_XDP_ST_STEERED;
+}
+
+/* ---- steer to a tunnel target (dataplane/encap.c's encap_copy) ---- */
+
+#define TARGET_GRE 4		/* SL_TARGET_GRE (enum sl_target_kind) */
+#define PROTO_UDP 17
+#define PROTO_GRE 47
+#define TUN_L4_UDP 16		/* UDP + VXLAN or GENEVE header */
+#define ENCAP_HASH_MIX 0x9e3779b97f4a7c15ull	/* dataplane/encap.h */
+/* The IPv6 UDP checksum sums the datagram in chunks of this many bytes
+ * (bpf_csum_diff takes at most 512 at once on older kernels), at most
+ * CSUM_CHUNKS of them and the rest: 16 KiB, past any MTU but the
+ * loopback's. */
+#define CSUM_CHUNK 512
+#define CSUM_CHUNKS 32
+
+/* encap_udp_sport() and encap_flow_label() of dataplane/encap.h. */
+static __always_inline __u16
+encap_udp_sport(__u64 flow_hash)
+{
+	return (__u16)(0xc000u | ((flow_hash * ENCAP_HASH_MIX) >> 50));
+}
+
+static __always_inline __u32
+encap_flow_label(__u64 flow_hash)
+{
+	__u32 fl = (__u32)((flow_hash * ENCAP_HASH_MIX) >> 30) & 0xfffff;
+
+	return fl != 0 ? fl : 1;
+}
+
+/* Fold a one's complement sum to 16 bits. */
+static __always_inline __u16
+csum_fold16(__u64 sum)
+{
+	sum = (sum & 0xffffffffull) + (sum >> 32);
+	sum = (sum & 0xffffffffull) + (sum >> 32);
+	sum = (sum & 0xffff) + (sum >> 16);
+	sum = (sum & 0xffff) + (sum >> 16);
+	sum = (sum & 0xffff) + (sum >> 16);
+	return (__u16)sum;
+}
+
+/* A buffer per CPU for the last bytes of a datagram whose checksum is
+ * summed (udp6_cksum), with room for the zero padding to 4 bytes. */
+struct csum_tail {
+	__u8 b[CSUM_CHUNK + 4];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct csum_tail);
+} sl_csum_tail SEC(".maps");
+
+/*
+ * The UDP checksum of an encapsulated IPv6 packet, as udp6_cksum() of
+ * dataplane/encap.c computes it: the pseudo-header (RFC 8200 8.1), then
+ * every byte from the UDP header (at l4_off, its checksum field 0) to the
+ * frame's end, in memory byte order; a computed 0 is sent as 0xffff.
+ * Returns it in memory order, or -1.
+ *
+ * Whole chunks of CSUM_CHUNK bytes are summed in the packet.  The rest
+ * (0 to 511 bytes) is copied to sl_csum_tail and padded with zeros to a
+ * multiple of 4 (bpf_csum_diff's unit), which adds nothing to the sum,
+ * and pads an odd last byte as RFC 1071 does.
+ *
+ * verifier: summing the rest in the packet in steps of 256, 128 ... 1
+ * bytes verified every combination of steps after every exit of the
+ * chunk loop (350k instructions); the copy takes any length at once.
+ */
+static __always_inline int
+udp6_cksum(struct xdp_md *ctx, __u8 *ip, __u32 l4_off, __u32 udp_len)
+{
+	void *data = (void *)(long)ctx->data;
+	void *data_end = (void *)(long)ctx->data_end;
+	__u32 ph[10], zero = 0;
+	struct csum_tail *tail;
+	/* verifier: 64-bit, so that no copy is a 32-bit one that clang
+	 * zero-extends from a spill, where the verifier loses its bounds */
+	__u64 off = 0, left = udp_len;
+	__u8 *q;
+	__u16 ck;
+	long s;
+
+	__builtin_memcpy(ph, ip + 8, 32);	/* source, destination */
+	ph[8] = bpf_htonl(udp_len);
+	ph[9] = bpf_htonl(PROTO_UDP);
+	s = bpf_csum_diff(NULL, 0, (__be32 *)ph, sizeof(ph), 0);
+	for (int i = 0; i < CSUM_CHUNKS && s >= 0; i++) {
+		if (left < CSUM_CHUNK)
+			break;
+		q = (__u8 *)data + ((l4_off + off) & OFF_MAX);
+		if ((void *)(q + CSUM_CHUNK) > data_end)
+			return -1;
+		s = bpf_csum_diff(NULL, 0, (__be32 *)q, CSUM_CHUNK, (__u32)s);
+		off += CSUM_CHUNK;
+		left -= CSUM_CHUNK;
+	}
+	if (s < 0 || left >= CSUM_CHUNK)
+		return -1;
+	if (left >= 1) {
+		tail = bpf_map_lookup_elem(&sl_csum_tail, &zero);
+		if (tail == NULL)
+			return -1;
+		if (bpf_xdp_load_bytes(ctx, l4_off + off, tail->b, left) != 0)
+			return -1;
+		tail->b[left] = 0;
+		tail->b[left + 1] = 0;
+		tail->b[left + 2] = 0;
+		s = bpf_csum_diff(NULL, 0, (__be32 *)tail->b, (left + 3) & ~3u,
+				  (__u32)s);
+		if (s < 0)
+			return -1;
+	}
+	ck = (__u16)~csum_fold16((__u32)s);
+	return ck != 0 ? ck : 0xffff;
+}
+
+/*
+ * Encapsulate the frame toward tunnel o->tunnel of set `set` and set its
+ * egress: what steer() of dataplane/rep_stage.c does with a tunnel target
+ * (encap_copy() with the MACs of tunnel_next_hop()), in place.  Returns
+ * SL_XDP_ST_ENCAPSULATED when bpf_redirect_map has set the egress (the
+ * caller returns XDP_REDIRECT), or the reason the packet cannot go (the
+ * caller drops it, as the DPDK path does).
+ *
+ * The outer next hop comes from the kernel FIB: the route to the remote
+ * for a packet from the tunnel's local address (tunnel_next_hop()), with
+ * the kernel's input lookup from the ingress interface (flags 0; an
+ * output lookup would bind the egress to params->ifindex, which is not
+ * known yet), so forwarding must be on for that interface.  The lookup
+ * also checks the outer length against the egress MTU and finds the
+ * neighbour.  Nothing is written before the lookup succeeds.
+ *
+ * The outer header is the tunnel's template (sl_tun, built as
+ * encap_tunnel_init() builds it) with the fields encap_copy() fills per
+ * packet: MACs; IPv4 total length, ID (the CPU's counter) and checksum
+ * from the template's sum; IPv6 payload length and flow label
+ * (encap_flow_label); UDP source port (encap_udp_sport), length, and over
+ * IPv6 the checksum (0 over IPv4).  tests/unit/test_xdp_encap.c holds the
+ * result to encap_copy()'s bytes.
+ *
+ * verifier: a global function, verified once.  bpf_xdp_adjust_head
+ * invalidates every packet pointer, here and in the caller, which reads
+ * no packet byte after this.
+ */
+__noinline int
+sl_steer_encap(struct xdp_md *ctx, __u32 set, const struct steer_io *o)
+{
+	void *data = (void *)(long)ctx->data;
+	void *data_end = (void *)(long)ctx->data_end;
+	struct bpf_fib_lookup fib;
+	struct sl_xdp_tunnel *t;
+	__u32 k, zero = 0, ip_total, ip_len, l4_off, *ctr;
+	__u16 sport = 0, tot, id, ck;
+	__u8 *d, *ip, *l4;
+	void *tun;
+	int v4, udp, c;
+	long rc;
+
+	if (o == NULL)
+		return SL_XDP_ST_ENCAP_FAILED;
+	k = o->tunnel;
+	tun = bpf_map_lookup_elem(&sl_tun, &set);
+	if (tun == NULL)
+		return SL_XDP_ST_ENCAP_FAILED;
+	t = bpf_map_lookup_elem(tun, &k);
+	if (t == NULL || t->hdr_len > SL_XDP_TUN_HDR_MAX)
+		return SL_XDP_ST_ENCAP_FAILED;
+	v4 = t->family == 4;
+	udp = t->kind != TARGET_GRE;
+	ip_len = v4 ? IPV4_HDR_MIN : IPV6_HDR_LEN;
+	/* the inner frame is the whole frame, as it came */
+	ip_total = t->hdr_len - ETH_HDR_LEN + (__u32)(data_end - data);
+	if (ip_total > 0xffff)
+		return SL_XDP_ST_ENCAP_FAILED;
+	if (udp)
+		sport = encap_udp_sport(o->hash);
+
+	__builtin_memset(&fib, 0, sizeof(fib));
+	fib.ifindex = ctx->ingress_ifindex;
+	fib.l4_protocol = udp ? PROTO_UDP : PROTO_GRE;
+	fib.tot_len = (__u16)ip_total;
+	if (udp) {
+		fib.sport = bpf_htons(sport);
+		fib.dport = bpf_htons(t->udp_dport);
+	}
+	if (v4) {
+		fib.family = AF_INET;
+		__builtin_memcpy(&fib.ipv4_src, t->local, 4);
+		__builtin_memcpy(&fib.ipv4_dst, t->remote, 4);
+	} else {
+		fib.family = AF_INET6;
+		fib.flowinfo = bpf_htonl(encap_flow_label(o->hash));
+		__builtin_memcpy(fib.ipv6_src, t->local, 16);
+		__builtin_memcpy(fib.ipv6_dst, t->remote, 16);
+	}
+	rc = bpf_fib_lookup(ctx, &fib, sizeof(fib), 0);
+	switch (rc) {
+	case BPF_FIB_LKUP_RET_SUCCESS:
+		break;
+	case BPF_FIB_LKUP_RET_NO_NEIGH:
+		return SL_XDP_ST_NO_NEIGH;
+	case BPF_FIB_LKUP_RET_FRAG_NEEDED:
+		return SL_XDP_ST_TOO_BIG;
+	default:
+		return SL_XDP_ST_NO_ROUTE;
+	}
+	if (bpf_redirect_map(&sl_tx, fib.ifindex, XDP_DROP) != XDP_REDIRECT)
+		return SL_XDP_ST_OUTER_NO_EGRESS;
+	if (bpf_xdp_adjust_head(ctx, -(int)t->hdr_len) != 0)
+		return SL_XDP_ST_ENCAP_FAILED;
+	data = (void *)(long)ctx->data;
+	data_end = (void *)(long)ctx->data_end;
+	d = data;
+	/* verifier: the frame was an IP packet (34 bytes at least) and the
+	 * outer headers take 38 at least, so this cannot fail */
+	if ((void *)(d + SL_XDP_TUN_HDR_MAX) > data_end)
+		return SL_XDP_ST_ENCAP_FAILED;
+
+	/* the template: Ethernet and IP, then UDP + VXLAN/GENEVE or GRE */
+	if (v4)
+		__builtin_memcpy(d, t->tmpl, ETH_HDR_LEN + IPV4_HDR_MIN);
+	else
+		__builtin_memcpy(d, t->tmpl, ETH_HDR_LEN + IPV6_HDR_LEN);
+	l4_off = ETH_HDR_LEN + ip_len;
+	ip = d + ETH_HDR_LEN;
+	l4 = d + l4_off;
+	if (udp)
+		__builtin_memcpy(l4, t->tmpl + l4_off, TUN_L4_UDP);
+	else if (t->hdr_len == l4_off + 8)	/* GRE with a key */
+		__builtin_memcpy(l4, t->tmpl + l4_off, 8);
+	else
+		__builtin_memcpy(l4, t->tmpl + l4_off, 4);
+
+	__builtin_memcpy(d, fib.dmac, 6);
+	__builtin_memcpy(d + 6, fib.smac, 6);
+	if (v4) {
+		__u32 sum;
+
+		ctr = bpf_map_lookup_elem(&sl_ipid, &zero);
+		id = bpf_htons(ctr != NULL ? (__u16)(*ctr)++ : 0);
+		tot = bpf_htons((__u16)ip_total);
+		/* the template's sum plus the two new words, in memory
+		 * byte order, as encap_copy() */
+		sum = (__u32)t->ip4_sum + tot + id;
+		sum = (sum & 0xffff) + (sum >> 16);
+		sum = (sum & 0xffff) + (sum >> 16);
+		ck = (__u16)~sum;
+		__builtin_memcpy(ip + 2, &tot, 2);
+		__builtin_memcpy(ip + 4, &id, 2);
+		__builtin_memcpy(ip + 10, &ck, 2);
+	} else {
+		__u32 fl = encap_flow_label(o->hash);
+
+		ip[1] = (__u8)(fl >> 16);
+		ip[2] = (__u8)(fl >> 8);
+		ip[3] = (__u8)fl;
+		tot = bpf_htons((__u16)(ip_total - IPV6_HDR_LEN));
+		__builtin_memcpy(ip + 4, &tot, 2);
+	}
+	if (udp) {
+		__u16 v = bpf_htons(sport);
+
+		__builtin_memcpy(l4, &v, 2);
+		v = bpf_htons((__u16)(ip_total - ip_len));
+		__builtin_memcpy(l4 + 4, &v, 2);
+		if (!v4) {
+			c = udp6_cksum(ctx, ip, l4_off, ip_total - ip_len);
+			if (c < 0)
+				return SL_XDP_ST_ENCAP_FAILED;
+			ck = (__u16)c;
+			__builtin_memcpy(l4 + 6, &ck, 2);
+		}
+	}
+	return SL_XDP_ST_ENCAPSULATED;
 }
 
 static __always_inline void
@@ -1408,13 +1728,20 @@ sluice_xdp(struct xdp_md *ctx)
 		so.seed = ctl->set[set].flow_hash_seed;
 		so.group = rule->group;
 		st = sl_steer_pick(ctx, &p, set, &so);
+		if (st == STEER_TUNNEL)
+			st = sl_steer_encap(ctx, set, &so);
 		if (st < 0) {
 			reason = SL_DROP_NO_TARGET;
 		} else {
 			steer = (__u32)st;
 			count_steer(steer, p.len);
-			if (steer == SL_XDP_ST_STEERED)
+			if (steer == SL_XDP_ST_STEERED ||
+			    steer == SL_XDP_ST_ENCAPSULATED)
 				verdict = XDP_REDIRECT;
+			else if (steer != SL_XDP_ST_NO_EGRESS)
+				/* a tunnel target that cannot go: dropped,
+				 * as the DPDK path drops it */
+				reason = SL_DROP_NO_TARGET;
 		}
 	}
 	if (reason == 0 && rule->action == ACTION_REPLICATE) {
@@ -1444,7 +1771,8 @@ sluice_xdp(struct xdp_md *ctx)
 	}
 	record(r, reason, rule->action, route, steer, so.target);
 out:
-	count_port(ifindex, p.len, verdict, steer == SL_XDP_ST_STEERED);
+	count_port(ifindex, p.len, verdict, steer == SL_XDP_ST_STEERED ||
+		   steer == SL_XDP_ST_ENCAPSULATED);
 	return verdict;
 }
 

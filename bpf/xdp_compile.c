@@ -5,11 +5,14 @@
  * sl_match_compile(), the numbers the DPDK ACL builder uses too.
  */
 #include <errno.h>
+#include <netinet/in.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "sluice/maglev.h"
 
@@ -48,7 +51,8 @@ bm_or(struct sl_xdp_bitmap *d, const struct sl_xdp_bitmap *s)
 
 /*
  * Whether the XDP backend can carry out action a of `where` ("rules[3]",
- * "default"): accept, drop, and steer to a group of local ports.  Counts
+ * "default"): accept, drop, and steer to a group of local ports and
+ * tunnels (not a cluster group).  Counts
  * the steered groups (first use of each marked in *seen) and their table
  * entries.
  */
@@ -79,23 +83,12 @@ action_supported(const struct sl_policy *p, const struct sl_action *a,
 		return -EINVAL;
 	}
 	g = &p->groups[gi];
-	for (size_t t = 0; t < g->n_targets; t++) {
-		if (g->targets[t].kind == SL_TARGET_PORT)
-			continue;
-		errf(err, err_size, "%s.action: steer to group %s: "
-		     "targets[%zu] is a %s tunnel, and the XDP backend steers "
-		     "only to local ports (no %s encapsulation in XDP yet); use "
-		     "the DPDK backend", where, g->name, t,
-		     sl_target_kind_name(g->targets[t].kind),
-		     sl_target_kind_name(g->targets[t].kind));
-		return -ENOTSUP;
-	}
-	if (g->cluster && g->member.kind != SL_TARGET_PORT &&
-	    g->member.kind != SL_TARGET_NONE) {
+	if (g->cluster) {
 		errf(err, err_size, "%s.action: steer to cluster group %s: its "
-		     "members are %s tunnels, and the XDP backend steers only "
-		     "to local ports; use the DPDK backend", where, g->name,
-		     sl_target_kind_name(g->member.kind));
+		     "targets are the live cluster members, which sluiced "
+		     "derives for the DPDK dataplane only; the XDP backend does "
+		     "not follow cluster membership yet; use the DPDK backend",
+		     where, g->name);
 		return -ENOTSUP;
 	}
 	if (seen[gi])
@@ -560,11 +553,229 @@ build_small_fields(struct sl_xdp_image *img,
 		      &bm[SL_XDP_BM_VLAN + SL_XDP_VLAN_NONE]);
 }
 
+/* ---- tunnel targets: encap_tunnel_init() of dataplane/encap.c ---- */
+
+/*
+ * dataplane/encap.c links DPDK (encap_copy and the mbuf code beside
+ * encap_tunnel_init), which neither sluice-xdp nor sluiced link; so the
+ * template is built here the same way, and tests/unit/test_xdp_encap.c
+ * holds it to encap_tunnel_init()'s byte for byte.
+ */
+#define TUN_ETH_HDR 14
+#define TUN_IPV4_HDR 20
+#define TUN_IPV6_HDR 40
+#define TUN_UDP_HDR 8
+#define TUN_VXLAN_HDR 8		/* GENEVE too, without options */
+#define TUN_GRE_HDR 4
+#define TUN_GRE_KEY 4
+#define TUN_PROTO_UDP 17
+#define TUN_PROTO_GRE 47
+#define TUN_ETH_P_IPV4 0x0800
+#define TUN_ETH_P_IPV6 0x86dd
+#define TUN_ETH_P_TEB 0x6558	/* transparent Ethernet bridging */
+#define TUN_VXLAN_FLAG_I 0x08	/* RFC 7348: the VNI is valid */
+#define TUN_GRE_FLAG_K 0x2000	/* RFC 2890: key present */
+#define TUN_IPV4_DF 0x4000
+#define TUN_TTL 64		/* ENCAP_TTL_DEFAULT: rep_build() passes 0 */
+
+_Static_assert(TUN_ETH_HDR + TUN_IPV6_HDR + TUN_UDP_HDR + TUN_VXLAN_HDR <=
+	       SL_XDP_TUN_HDR_MAX, "outer headers fit the template");
+
+static void
+put16(uint8_t *p, uint16_t v)
+{
+	p[0] = (uint8_t)(v >> 8);
+	p[1] = (uint8_t)v;
+}
+
+static void
+put32(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)(v >> 24);
+	p[1] = (uint8_t)(v >> 16);
+	p[2] = (uint8_t)(v >> 8);
+	p[3] = (uint8_t)v;
+}
+
+/* rte_raw_cksum(): the folded one's complement sum of 16-bit words read in
+ * memory byte order (len even here). */
+static uint16_t
+raw_cksum(const uint8_t *b, size_t len)
+{
+	uint32_t sum = 0;
+
+	for (size_t i = 0; i + 1 < len; i += 2) {
+		uint16_t w;
+
+		memcpy(&w, b + i, 2);
+		sum += w;
+	}
+	sum = (sum >> 16) + (sum & 0xffff);
+	sum = (sum >> 16) + (sum & 0xffff);
+	return (uint16_t)sum;
+}
+
+/*
+ * The source address this host's kernel picks for a datagram to remote:
+ * that of a UDP socket connected to it (connect() only looks the route up;
+ * nothing is sent).  Returns 0 with 4 or 16 bytes in out, or -errno.
+ */
+static int
+tunnel_source(const struct sl_prefix *remote, uint8_t *out)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	int fd, ret = 0;
+
+	memset(&ss, 0, sizeof(ss));
+	if (remote->family == SL_FAMILY_IPV4) {
+		struct sockaddr_in *a = (struct sockaddr_in *)&ss;
+
+		a->sin_family = AF_INET;
+		a->sin_port = htons(9);	/* discard; any port would do */
+		memcpy(&a->sin_addr, remote->addr, 4);
+		len = sizeof(*a);
+	} else {
+		struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
+
+		a->sin6_family = AF_INET6;
+		a->sin6_port = htons(9);
+		memcpy(&a->sin6_addr, remote->addr, 16);
+		len = sizeof(*a);
+	}
+	fd = socket(ss.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (connect(fd, (struct sockaddr *)&ss, len) != 0 ||
+	    getsockname(fd, (struct sockaddr *)&ss, &len) != 0)
+		ret = -errno;
+	close(fd);
+	if (ret != 0)
+		return ret;
+	if (remote->family == SL_FAMILY_IPV4)
+		memcpy(out, &((struct sockaddr_in *)&ss)->sin_addr, 4);
+	else
+		memcpy(out, &((struct sockaddr_in6 *)&ss)->sin6_addr, 16);
+	return 0;
+}
+
+/*
+ * Compile tunnel target i of group sg into t: encap_tunnel_init(t, tg,
+ * source, 0) of dataplane/encap.c, field for field.  Returns 0, or -errno
+ * with err filled as rep_build() words it.
+ */
+static int
+build_tunnel(struct sl_xdp_tunnel *t, const struct sl_group *sg, size_t i,
+	     char *err, size_t err_size)
+{
+	const struct sl_target *tg = &sg->targets[i];
+	uint8_t fam = tg->remote.family;
+	unsigned int alen = fam == SL_FAMILY_IPV4 ? 4 : 16;
+	unsigned int ip_len = fam == SL_FAMILY_IPV4 ? TUN_IPV4_HDR : TUN_IPV6_HDR;
+	bool udp = tg->kind == SL_TARGET_VXLAN || tg->kind == SL_TARGET_GENEVE;
+	uint8_t proto, *ip, *l4;
+
+	memset(t, 0, sizeof(*t));
+	if ((!udp && tg->kind != SL_TARGET_GRE) ||
+	    (fam != SL_FAMILY_IPV4 && fam != SL_FAMILY_IPV6) ||
+	    (tg->local.family != SL_FAMILY_NONE && tg->local.family != fam) ||
+	    (udp && tg->vni > SL_POLICY_VNI_MAX)) {
+		errf(err, err_size, "groups: %s: targets[%zu]: cannot build "
+		     "its tunnel: %s", sg->name, i, strerror(EINVAL));
+		return -EINVAL;
+	}
+	if (tg->local.family != SL_FAMILY_NONE) {
+		memcpy(t->local, tg->local.addr, alen);
+	} else if (tunnel_source(&tg->remote, t->local) != 0) {
+		errf(err, err_size, "groups: %s: targets[%zu]: no outer source "
+		     "address: give `local`, or a route to the remote out of "
+		     "an interface with an address of its family", sg->name, i);
+		return -EADDRNOTAVAIL;
+	}
+	t->kind = tg->kind;
+	t->family = fam;
+	memcpy(t->remote, tg->remote.addr, alen);
+	if (udp) {
+		t->udp_dport = tg->udp_port;
+		if (t->udp_dport == 0)
+			t->udp_dport = t->kind == SL_TARGET_VXLAN ?
+				       SL_POLICY_VXLAN_PORT_DEFAULT :
+				       SL_POLICY_GENEVE_PORT_DEFAULT;
+		proto = TUN_PROTO_UDP;
+		t->hdr_len = (uint8_t)(TUN_ETH_HDR + ip_len + TUN_UDP_HDR +
+				       TUN_VXLAN_HDR);
+	} else {
+		proto = TUN_PROTO_GRE;
+		t->hdr_len = (uint8_t)(TUN_ETH_HDR + ip_len + TUN_GRE_HDR +
+				       (tg->has_key ? TUN_GRE_KEY : 0));
+	}
+
+	/* Ethernet: MACs per packet. */
+	put16(t->tmpl + 12, fam == SL_FAMILY_IPV4 ? TUN_ETH_P_IPV4
+						  : TUN_ETH_P_IPV6);
+	ip = t->tmpl + TUN_ETH_HDR;
+	l4 = ip + ip_len;
+	if (fam == SL_FAMILY_IPV4) {
+		/* Length, ID and checksum per packet. */
+		ip[0] = 0x45;
+		put16(ip + 6, TUN_IPV4_DF);
+		ip[8] = TUN_TTL;
+		ip[9] = proto;
+		memcpy(ip + 12, t->local, 4);
+		memcpy(ip + 16, t->remote, 4);
+		t->ip4_sum = raw_cksum(ip, TUN_IPV4_HDR);
+	} else {
+		/* Flow label and payload length per packet. */
+		ip[0] = 0x60;
+		ip[6] = proto;
+		ip[7] = TUN_TTL;
+		memcpy(ip + 8, t->local, 16);
+		memcpy(ip + 24, t->remote, 16);
+	}
+	if (udp) {
+		uint8_t *th = l4 + TUN_UDP_HDR;
+
+		/* Source port, length and checksum per packet. */
+		put16(l4 + 2, t->udp_dport);
+		if (t->kind == SL_TARGET_VXLAN) {
+			th[0] = TUN_VXLAN_FLAG_I;
+		} else {
+			/* Version 0, no options, not OAM, no critical
+			 * options; the payload is an Ethernet frame. */
+			put16(th + 2, TUN_ETH_P_TEB);
+		}
+		put32(th + 4, tg->vni << 8);
+	} else {
+		put16(l4, tg->has_key ? TUN_GRE_FLAG_K : 0);
+		put16(l4 + 2, TUN_ETH_P_TEB);
+		if (tg->has_key)
+			put32(l4 + 4, tg->key);
+	}
+	return 0;
+}
+
+/* Room in img->tun for the tunnel targets of the steered groups. */
+static int
+alloc_tunnels(struct sl_xdp_image *img, const struct sl_policy *p)
+{
+	size_t n = 0;
+
+	for (uint32_t k = 0; k < img->n_groups; k++) {
+		const struct sl_group *sg = &p->groups[img->group_of[k]];
+
+		for (size_t i = 0; i < sg->n_targets; i++)
+			n += sg->targets[i].kind != SL_TARGET_PORT;
+	}
+	img->tun = calloc(n ? n : 1, sizeof(*img->tun));
+	return img->tun != NULL ? 0 : -ENOMEM;
+}
+
 /*
  * The steered groups and their Maglev tables: what rep_build()
  * (dataplane/rep_build.c) builds for the DPDK path - the same identities,
  * weights and states, a port absent on this host down, the same size and
- * seed - with each target's interface for the redirect.
+ * seed - with each target's interface for the redirect, or its tunnel
+ * (sl_tun) for the encapsulation.
  */
 static int
 build_steer(struct sl_xdp_image *img, const struct sl_policy *p,
@@ -613,19 +824,32 @@ build_steer(struct sl_xdp_image *img, const struct sl_policy *p,
 	table = malloc(sizeof(*table) * (size_t)chunks * SL_XDP_MAG_CHUNK);
 	if (img->mag == NULL || table == NULL)
 		goto out;
+	ret = alloc_tunnels(img, p);
+	if (ret != 0)
+		goto out;
 	for (uint32_t k = 0; k < img->n_groups; k++) {
 		const struct sl_group *sg = &p->groups[img->group_of[k]];
 		struct sl_xdp_group *xg = &img->groups[k];
 
 		for (size_t i = 0; i < sg->n_targets; i++) {
 			const struct sl_target *st = &sg->targets[i];
-			int port = sl_policy_find_port(p, st->port);
+			int port = st->kind == SL_TARGET_PORT ?
+				   sl_policy_find_port(p, st->port) : -1;
 
 			mt[i].id = ids[i];
 			mt[i].id_len = sl_maglev_target_identity(st, ids[i],
 								 sizeof(ids[i]));
 			mt[i].weight = st->weight;
 			mt[i].state = st->state;
+			if (st->kind != SL_TARGET_PORT) {
+				/* a tunnel: sl_tun[n_tun] */
+				ret = build_tunnel(&img->tun[img->n_tun], sg, i,
+						   err, err_size);
+				if (ret != 0)
+					goto out;
+				xg->ifindex[i] = SL_XDP_TUN | img->n_tun++;
+				continue;
+			}
 			xg->ifindex[i] = port >= 0 && ifindex_of ?
 					 ifindex_of[port] : 0;
 			if (xg->ifindex[i] == 0)	/* not on this host */
@@ -837,6 +1061,7 @@ sl_xdp_image_free(struct sl_xdp_image *img)
 	free(img->groups);
 	free(img->group_of);
 	free(img->mag);
+	free(img->tun);
 	free(img->rules);
 	for (unsigned int t = 0; t < SL_XDP_TRIES; t++)
 		free(img->trie[t]);

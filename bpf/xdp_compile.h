@@ -64,18 +64,23 @@ struct sl_xdp_image {
 	int32_t *rgroup_of;		/* replica table -> policy group index */
 	struct sl_xdp_mag_chunk *rtab;
 	uint32_t n_rtab;		/* chunks */
+	/* The steered groups' tunnel targets (sl_tun), in group order. */
+	struct sl_xdp_tunnel *tun;
+	uint32_t n_tun;
 };
 
 /*
  * Whether the XDP backend can enforce p: at most SL_XDP_RULES_MAX rules,
  * no payload rules (XDP cannot run Hyperscan: the error names the DPDK
  * backend and its af_xdp port), no ct match without
- * settings.conntrack.enabled, and - not implemented yet - no steer or
- * replicate to a group with a tunnel (vxlan, geneve, gre) target; at most
- * SL_XDP_GROUPS_MAX steered groups whose tables hold at most
- * SL_XDP_MAG_ENTRIES_MAX entries together; at most SL_XDP_RTABS_MAX
- * distinct (group, copies) replicate pairs whose replica tables (size *
- * copies entries) hold at most SL_XDP_REP_ENTRIES_MAX together.  Returns 0, or -ENOTSUP /
+ * settings.conntrack.enabled, and - not implemented yet - no replicate
+ * to a group with a tunnel (vxlan, geneve, gre) target and no steer to a
+ * cluster group (its targets follow the cluster's members, which only
+ * sluiced's DPDK backend tracks); at most SL_XDP_GROUPS_MAX steered groups
+ * whose tables hold at most SL_XDP_MAG_ENTRIES_MAX entries together; at
+ * most SL_XDP_RTABS_MAX distinct (group, copies) replicate pairs whose
+ * replica tables (size * copies entries) hold at most
+ * SL_XDP_REP_ENTRIES_MAX together.  Returns 0, or -ENOTSUP /
  * -E2BIG with a sentence naming the field in err.
  */
 int sl_xdp_policy_supported(const struct sl_policy *p, char *err,
@@ -91,8 +96,14 @@ int sl_xdp_policy_supported(const struct sl_policy *p, char *err,
  * its targets with the policy's seed: the DPDK path's table.  Each
  * replicated (group, copies) pair gets a replica table: entry p holds
  * the targets sl_maglev_pick(..., copies) gives over that table for a
- * flow hash h with h % size == p (sl_xdp_replica_table).  Returns
- * 0 with *out to free with sl_xdp_image_free(), or -errno with err filled.
+ * flow hash h with h % size == p (sl_xdp_replica_table).  A tunnel
+ * target (vxlan, geneve, gre) is compiled as encap_tunnel_init()
+ * (dataplane/encap.c) compiles it, TTL 64; when it gives no `local`, the
+ * outer source is the address the kernel of this host picks for a
+ * datagram to its remote (a connected UDP socket's, no packet sent), as
+ * rep_build() takes that of the port the route leaves by.  Returns 0 with
+ * *out to free with sl_xdp_image_free(), or -errno with err filled
+ * (-EADDRNOTAVAIL: a tunnel with no outer source address).
  */
 int sl_xdp_compile(const struct sl_policy *p, const uint32_t *ifindex_of,
 		   struct sl_xdp_image **out, char *err, size_t err_size);

@@ -39,6 +39,7 @@
 	_(MAG, "sl_mag")                                                       \
 	_(RGRP, "sl_rgrp")                                                     \
 	_(RTAB, "sl_rtab")                                                     \
+	_(TUN, "sl_tun")                                                       \
 	_(CTL, "sl_ctl")                                                       \
 	_(DROPS, "sl_drops")                                                   \
 	_(PORTS, "sl_ports")                                                   \
@@ -55,7 +56,7 @@ enum {
 	SL_XDP_MAPS(MAP_ENUM_)
 #undef MAP_ENUM_
 	M_N,
-	M_SET_N = M_CTL,	/* maps M_A4 .. M_RTAB are per set */
+	M_SET_N = M_CTL,	/* maps M_A4 .. M_TUN are per set */
 };
 
 static const char *const map_names[M_N] = {
@@ -66,8 +67,8 @@ static const char *const map_names[M_N] = {
 
 /* The inner maps of each set, as the program's templates declare them
  * (sluice_xdp.bpf.c): the kernel refuses an inner map that differs, in
- * max_entries too unless BPF_F_INNER_MAP (sl_a4, sl_mag: sized per
- * policy). */
+ * max_entries too unless BPF_F_INNER_MAP (sl_a4, sl_mag, sl_rtab, sl_tun: sized
+ * per policy). */
 static const struct inner_spec {
 	enum bpf_map_type type;
 	uint32_t key_size, value_size, max_entries, flags;
@@ -98,6 +99,8 @@ static const struct inner_spec {
 		     SL_XDP_RTABS_MAX, 0 },
 	[M_RTAB] = { BPF_MAP_TYPE_ARRAY, 4, sizeof(struct sl_xdp_mag_chunk), 1,
 		     BPF_F_INNER_MAP },
+	[M_TUN] = { BPF_MAP_TYPE_ARRAY, 4, sizeof(struct sl_xdp_tunnel), 1,
+		    BPF_F_INNER_MAP },
 };
 
 #define LINKS_MAX 64
@@ -878,6 +881,9 @@ fill_set(const struct sl_xdp_image *img, const int *fd)
 	if (ret == 0)
 		ret = fill_array(fd[M_RTAB], img->rtab, sizeof(*img->rtab),
 				 img->n_rtab);
+	if (ret == 0)
+		ret = fill_array(fd[M_TUN], img->tun, sizeof(*img->tun),
+				 img->n_tun);
 	return ret;
 }
 
@@ -1101,12 +1107,12 @@ sl_xdp_apply(struct sl_xdp *x, const struct sl_policy *p,
 
 	/* 1. the inactive set, whole, in fresh maps */
 	for (int m = 0; m < M_SET_N; m++) {
-		/* sl_mag holds one chunk at least: an array map has
-		 * entries */
+		/* sl_mag holds one chunk at least, sl_tun one tunnel: an
+		 * array map has entries */
 		fd[m] = create_inner(m, m == M_A4 ? img->n_a4 :
 				     m == M_MAG ? (img->n_mag ? img->n_mag : 1) :
-				     m == M_RTAB ? (img->n_rtab ? img->n_rtab : 1)
-						 : 0);
+				     m == M_RTAB ? (img->n_rtab ? img->n_rtab : 1) :
+				     m == M_TUN ? (img->n_tun ? img->n_tun : 1) : 0);
 		if (fd[m] < 0) {
 			ret = -errno;
 			errf(err, err_size, "cannot create map %s: %s",

@@ -34,6 +34,10 @@
  *                      group's Maglev table, each from its own chunk on
  *                      (sl_xdp_group.chunk), sized per policy
  *                      (BPF_F_INNER_MAP)
+ *   sl_tun             array of struct sl_xdp_tunnel: the tunnel targets
+ *                      of the steered groups, numbered across groups
+ *                      (sl_xdp_group.ifindex[i] = SL_XDP_TUN | k names
+ *                      sl_tun[k]), sized per policy (BPF_F_INNER_MAP)
  *
  * A prefix table holds a /0 entry, so every address of the family finds
  * the rules whose prefix holds it: an entry for prefix P has the bits of
@@ -146,16 +150,44 @@
 #define SL_XDP_MAG_NONE		0xffffu
 /* sl_last.target when no steer target was picked. */
 #define SL_XDP_NO_TARGET	0xffffu
+/* sl_xdp_group.ifindex[i] of a tunnel target: this bit | its index into
+ * sl_tun (an ifindex is a positive int, so the bit is never one's). */
+#define SL_XDP_TUN		0x80000000u
+/* Tunnel targets of one policy: every steered group's targets. */
+#define SL_XDP_TUNNELS_MAX	(SL_XDP_GROUPS_MAX * SL_XDP_TARGETS_MAX)
+/* Outer header bytes of a tunnel, Ethernet included: ENCAP_HDR_MAX of
+ * dataplane/encap.h (70: IPv6 + UDP + VXLAN/GENEVE), rounded up to 8. */
+#define SL_XDP_TUN_HDR_MAX	72
 
 /*
  * What steer did with a packet: index into sl_steer.  A packet with no live
  * target is dropped and counted under the drop reason no_target instead.
+ * A packet for a tunnel target that cannot go (the reasons after
+ * ENCAPSULATED) is dropped, counted here and under the drop reason
+ * no_target, as the DPDK path drops it (dataplane/rep_stage.c, steer()):
+ * the kernel cannot take it instead, since XDP_PASS would route the inner
+ * frame to its own destination, not to the tunnel's remote.
  * _(enum suffix, name in stats)
  */
 #define SL_XDP_ST_REASONS(_)                                                   \
 	_(STEERED, "steered")		/* redirected to the target */         \
 	_(NO_EGRESS, "no_egress")	/* target's interface not in sl_tx:    \
-					   XDP_PASS, the kernel routes it */
+					   XDP_PASS, the kernel routes it */   \
+	_(ENCAPSULATED, "encapsulated")	/* tunnel target: encapsulated and     \
+					   redirected to the outer next hop */ \
+	_(NO_ROUTE, "no_route")		/* tunnel: the FIB has no usable route \
+					   to the remote (none, unreachable,   \
+					   local, forwarding off on ingress) */\
+	_(NO_NEIGH, "no_neigh")		/* tunnel: the outer next hop's MAC is \
+					   not known yet */                    \
+	_(TOO_BIG, "too_big")		/* tunnel: the outer packet is longer  \
+					   than the egress MTU (DF is set) */  \
+	_(OUTER_NO_EGRESS, "outer_no_egress") /* tunnel: the route to the      \
+					   remote leaves by an interface not   \
+					   in sl_tx */                         \
+	_(ENCAP_FAILED, "encap_failed")	/* tunnel: no headroom for the outer   \
+					   headers, or an outer datagram over  \
+					   65,535 bytes */
 
 enum sl_xdp_st_reason {
 #define SL_XDP_ST_ENUM_(e, name) SL_XDP_ST_##e,
@@ -326,8 +358,30 @@ struct sl_xdp_group {
 	__u32 size;		/* table_size, a prime */
 	__u32 n_live;		/* live targets; 0: every entry is NONE */
 	__u32 pad;
-	/* interface of target i; 0 for a target out of the table */
+	/* interface of target i; 0 for a target out of the table;
+	 * SL_XDP_TUN | k for a tunnel target: sl_tun[k] */
 	__u32 ifindex[SL_XDP_TARGETS_MAX];
+};
+
+/*
+ * One tunnel target (sl_tun): what dataplane/encap.c's struct
+ * encap_tunnel holds, compiled the same way (xdp_compile.c), so that the
+ * program writes the bytes encap_copy() writes.  tmpl is the outer
+ * header with MACs, lengths, IPv4 ID and checksum, UDP source port,
+ * length and checksum and IPv6 flow label zero; the program fills those
+ * per packet.
+ */
+struct sl_xdp_tunnel {
+	__u8 kind;		/* SL_TARGET_VXLAN, _GENEVE, _GRE (policy.h) */
+	__u8 family;		/* outer: 4 or 6 */
+	__u8 hdr_len;		/* outer header bytes, Ethernet included */
+	__u8 pad;
+	__u16 ip4_sum;		/* one's complement sum of tmpl's IPv4
+				   header, memory byte order (rte_raw_cksum) */
+	__u16 udp_dport;	/* host order; 0 for GRE */
+	__u8 local[16];		/* outer source, network order (IPv4: 0..3) */
+	__u8 remote[16];	/* outer destination */
+	__u8 tmpl[SL_XDP_TUN_HDR_MAX];
 };
 
 /* SL_XDP_MAG_CHUNK consecutive entries of a Maglev table: the target index

@@ -27,8 +27,8 @@
  *    frame untouched, passes when that interface is not attached, drops as
  *    no_target when no target is live;
  *  - sl_steer and the no_target drop counter count what the packets gave;
- *  - tunnel targets (steer and replicate) are refused, naming what is
- *    missing.
+ *  - replicate to a tunnel target is refused, naming what is missing
+ *    (steer to tunnel targets: test_xdp_encap.c).
  *
  * Needs root (BPF, a network namespace); skipped otherwise.
  */
@@ -536,7 +536,7 @@ expect_refused(const char *json, const char *needle)
 }
 
 static void
-test_replicate_and_tunnel_targets_are_refused_naming_what_is_missing(void **state)
+test_replicate_is_refused_naming_what_is_missing(void **state)
 {
 	(void)state;
 	/* replicate to local ports is built (test_xdp_replicate.c); to a
@@ -547,18 +547,6 @@ test_replicate_and_tunnel_targets_are_refused_naming_what_is_missing(void **stat
 		" \"g\", \"targets\": [{\"kind\": \"geneve\", \"vni\": 7,"
 		" \"remote\": \"192.0.2.9\"}]}]}",
 		"rules[0].action: replicate to group g: targets[0] is a geneve");
-	expect_refused("{\"version\": 1, \"ports\": [{\"name\": \"s1\"}],"
-		" \"rules\": [{\"proto\": \"udp\", \"action\": \"accept\"}],"
-		" \"default\": {\"steer\": {\"group\": \"g\"}},"
-		" \"groups\": [{\"name\": \"g\", \"targets\": [{\"kind\": \"port\","
-		" \"port\": \"s1\"}, {\"kind\": \"vxlan\", \"vni\": 7,"
-		" \"remote\": \"192.0.2.9\"}]}]}",
-		"default.action: steer to group g: targets[1] is a vxlan tunnel");
-	expect_refused("{\"version\": 1, \"rules\": [{\"proto\": \"tcp\","
-		" \"action\": {\"steer\": {\"group\": \"g\"}}}],"
-		" \"groups\": [{\"name\": \"g\", \"targets\": [{\"kind\": \"gre\","
-		" \"remote\": \"2001:db8::9\"}]}]}",
-		"no gre encapsulation in XDP yet");
 }
 
 /* ---- set-up ---- */
@@ -604,7 +592,7 @@ main(int argc, char **argv)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_xdp_picks_the_dpdk_target_for_every_flow),
 		cmocka_unit_test(test_steer_counters_count_what_the_packets_gave),
-		cmocka_unit_test(test_replicate_and_tunnel_targets_are_refused_naming_what_is_missing),
+		cmocka_unit_test(test_replicate_is_refused_naming_what_is_missing),
 	};
 	struct sl_xdp_opts o = { .last_verdict = true };
 	const char *seed = getenv("SL_TEST_SEED");
