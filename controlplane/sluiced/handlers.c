@@ -688,7 +688,10 @@ post_trace(struct sd_call *c)
 {
 	json_t *msg = watch_request(c, SD_TRACE_COUNT_MAX);
 
-	if (msg != NULL)
+	if (msg != NULL && c->sd->backend != NULL &&
+	    c->sd->backend->trace != NULL)
+		c->sd->backend->trace(c->sd, c, msg);
+	else if (msg != NULL)
 		sd_defer(c, "trace", msg, watch_timeout(msg), trace_done);
 }
 

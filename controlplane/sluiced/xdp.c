@@ -18,11 +18,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "sluice/drop_reason.h"
 #include "xdp_compile.h"
 #include "xdp_loader.h"
+#include "xdp_trace.h"
 
+#include "api.h"
 #include "log.h"
 #include "sluiced.h"
 
@@ -36,6 +39,13 @@ struct sd_xdp {
 	enum sl_xdp_mode mode[SD_XDP_DEVS_MAX];
 	uint64_t applied_generation;
 	char last_error[512];
+	/* The trace in progress (one at a time: the program has one budget
+	 * and one filter); tc NULL: none. */
+	struct sl_xdp_trace *ring;	/* opened at the first trace */
+	struct sd_call *tc;
+	json_t *tpackets;
+	uint32_t tcount;
+	int64_t tdeadline_ms;
 };
 
 static int
@@ -145,10 +155,152 @@ xdp_status(struct sluiced *sd)
 					       : json_null());
 }
 
+/* ------------------------------------------------------------------------
+ * Trace (POST /v1/trace): arm the program's trace, gather records from its
+ * ring buffer as the loop turns (the ring's epoll fd is in the loop's set
+ * while a trace runs), reply when count records came or at the deadline.
+ */
+
+static int64_t
+mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* A record from the ring: into the reply of the trace in progress, or
+ * dropped (one left over from a trace that ended, or from an earlier
+ * sluiced). */
+static int
+on_trace_rec(void *ctx, const struct sl_xdp_trace_rec *r)
+{
+	struct sd_xdp *b = ctx;
+
+	if (b->tc == NULL || json_array_size(b->tpackets) >= b->tcount)
+		return 0;
+	json_array_append_new(b->tpackets, sl_xdp_trace_json(b->x, r));
+	return 0;
+}
+
+/* Disarm, take what the ring still holds, reply and resume. */
+static void
+trace_finish(struct sluiced *sd, struct sd_xdp *b)
+{
+	struct sd_call *c = b->tc;
+	uint64_t lost = 0;
+	json_t *reply;
+	int ret;
+
+	ret = sl_xdp_trace_disarm(b->x, &lost);
+	sl_xdp_trace_consume(b->ring);
+	sd_loop_del(sd, sl_xdp_trace_epoll_fd(b->ring));
+	if (ret != 0) {
+		sd_fail(c, 503, "dataplane_error", NULL, "cannot disarm the "
+			"XDP trace: %s", strerror(-ret));
+		json_decref(b->tpackets);
+	} else {
+		reply = json_pack("{s:I, s:o}", "generation",
+				  (json_int_t)sd->st.policy->generation,
+				  "packets", b->tpackets);
+		if (lost > 0)
+			json_object_set_new(reply, "lost",
+					    json_integer((json_int_t)lost));
+		sd_reply(c, 200, reply);
+	}
+	b->tc = NULL;
+	b->tpackets = NULL;
+	sd_resume(c);
+}
+
+static void
+xdp_trace(struct sluiced *sd, struct sd_call *c, json_t *msg)
+{
+	struct sd_xdp *b = sd->backend->priv;
+	struct sl_xdp_trace_filter f;
+	char err[512], field[64];
+	int ret;
+
+	if (b->tc != NULL) {
+		sd_fail(c, 409, "busy", NULL, "a trace is in progress (the "
+			"XDP backend takes one at a time); try again when it "
+			"ends, within %lld ms",
+			(long long)(b->tdeadline_ms - mono_ms()));
+		goto out;
+	}
+	if (sl_xdp_trace_filter(json_object_get(msg, "filter"),
+				sd->st.policy, &f, err, sizeof(err)) != 0) {
+		/* "filter.dport: ..." names its field */
+		size_t n = strcspn(err, ":");
+
+		snprintf(field, sizeof(field), "%.*s", (int)n, err);
+		sd_fail(c, 422, "invalid", field, "%s", err);
+		goto out;
+	}
+	if (b->ring == NULL) {
+		ret = sl_xdp_trace_open(b->x, on_trace_rec, b, &b->ring);
+		if (ret != 0) {
+			sd_fail(c, 503, "dataplane_error", NULL, "cannot open "
+				"the XDP trace ring: %s", strerror(-ret));
+			goto out;
+		}
+	}
+	b->tpackets = json_array();
+	if (b->tpackets == NULL) {
+		sd_fail(c, 503, "out_of_memory", NULL, "out of memory");
+		goto out;
+	}
+	sl_xdp_trace_consume(b->ring);	/* leftovers: dropped, b->tc NULL */
+	b->tcount = (uint32_t)json_integer_value(json_object_get(msg, "count"));
+	ret = sl_xdp_trace_arm(b->x, &f, b->tcount);
+	if (ret == 0)
+		ret = sd_loop_add(sd, sl_xdp_trace_epoll_fd(b->ring));
+	if (ret != 0) {
+		sl_xdp_trace_disarm(b->x, NULL);
+		json_decref(b->tpackets);
+		b->tpackets = NULL;
+		sd_fail(c, 503, "dataplane_error", NULL, "cannot arm the XDP "
+			"trace: %s", strerror(-ret));
+		goto out;
+	}
+	b->tc = c;
+	b->tdeadline_ms = mono_ms() + json_integer_value(
+		json_object_get(msg, "timeout_ms"));
+	sd_suspend(c);
+out:
+	json_decref(msg);
+}
+
+static int
+xdp_tick(struct sluiced *sd)
+{
+	struct sd_xdp *b = sd->backend->priv;
+	int64_t left;
+
+	if (b->tc == NULL)
+		return -1;
+	sl_xdp_trace_consume(b->ring);
+	left = b->tdeadline_ms - mono_ms();
+	if (json_array_size(b->tpackets) >= b->tcount || left <= 0) {
+		trace_finish(sd, b);
+		return -1;
+	}
+	return (int)left;
+}
+
 static void
 xdp_stop(struct sluiced *sd)
 {
 	struct sd_xdp *b = sd->backend->priv;
+
+	/* A trace in progress ends unanswered; the program emits nothing
+	 * more (its connection goes with the API). */
+	if (b->tc != NULL) {
+		sl_xdp_trace_disarm(b->x, NULL);
+		json_decref(b->tpackets);
+	}
+	sl_xdp_trace_close(b->ring);
 
 	/* Descriptors only: the pinned program, maps and links stay. */
 	sl_xdp_close(b->x);
@@ -164,6 +316,8 @@ static struct sd_backend xdp_backend = {
 	.stats = xdp_stats,
 	.status = xdp_status,
 	.stop = xdp_stop,
+	.trace = xdp_trace,
+	.tick = xdp_tick,
 };
 
 /* --xdp-dev IF[,IF...] into b->devs. */
@@ -245,6 +399,9 @@ sd_xdp_start(struct sluiced *sd)
 			b->mode[i] == SL_XDP_MODE_NATIVE ? "native" : "generic",
 			b->adopted ? " (pinned attachment adopted)" : "");
 	}
+	/* A trace an earlier sluiced left armed (killed mid-trace) ends
+	 * here: nobody reads its records. */
+	sl_xdp_trace_disarm(b->x, NULL);
 	xdp_backend.priv = b;
 	sd->backend = &xdp_backend;
 	ret = xdp_apply(sd, p);
