@@ -16,6 +16,7 @@
 #include <linux/bpf.h>
 
 #include "sluice/drop_reason.h"
+#include "sluice/pcapng.h"
 #include "xdp_trace.h"
 
 static void
@@ -308,6 +309,13 @@ clock_ns(clockid_t id)
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+/* ns since the epoch of a bpf_ktime_get_ns() (CLOCK_MONOTONIC) time. */
+static uint64_t
+wall_ns(uint64_t mono_ns)
+{
+	return clock_ns(CLOCK_REALTIME) - clock_ns(CLOCK_MONOTONIC) + mono_ns;
+}
+
 /* The L3 of the frame, walking up to two VLAN tags; *ethertype gets the
  * ethertype after them. */
 static const char *
@@ -383,9 +391,7 @@ xdp_action_name(unsigned int a)
 json_t *
 sl_xdp_trace_json(struct sl_xdp *x, const struct sl_xdp_trace_rec *r)
 {
-	/* bpf_ktime_get_ns() is CLOCK_MONOTONIC. */
-	uint64_t wall = clock_ns(CLOCK_REALTIME) - clock_ns(CLOCK_MONOTONIC) +
-			r->ts_ns;
+	uint64_t wall = wall_ns(r->ts_ns);
 	char port[IF_NAMESIZE], id[64];
 	const char *verdict;
 	json_t *o, *xo;
@@ -435,4 +441,32 @@ sl_xdp_trace_json(struct sl_xdp *x, const struct sl_xdp_trace_rec *r)
 		json_object_set_new(o, "xdp", xo);
 	}
 	return o;
+}
+
+/* ------------------------------------------------------------------------
+ * Records -> pcapng
+ */
+
+int
+sl_xdp_trace_pcapng(const struct sl_xdp_trace_rec *recs, size_t n,
+		    const char *ifname, uint8_t **buf, size_t *len)
+{
+	struct sl_pcapng b = { 0 };
+
+	sl_pcapng_head(&b, "sluiced (XDP)", ifname, SL_XDP_TRACE_SNAP);
+	for (size_t i = 0; i < n; i++) {
+		uint32_t cap = recs[i].cap_len;
+
+		if (cap > SL_XDP_TRACE_SNAP)
+			cap = SL_XDP_TRACE_SNAP;
+		sl_pcapng_packet(&b, wall_ns(recs[i].ts_ns), recs[i].data, cap,
+				 recs[i].len);
+	}
+	if (b.err != 0) {
+		free(b.p);
+		return b.err;
+	}
+	*buf = b.p;
+	*len = b.len;
+	return 0;
 }

@@ -71,4 +71,12 @@ int sl_xdp_trace_consume(struct sl_xdp_trace *t);
  */
 json_t *sl_xdp_trace_json(struct sl_xdp *x, const struct sl_xdp_trace_rec *r);
 
+/*
+ * Records as a pcapng file (sluice/pcapng.h): one Ethernet interface named
+ * ifname, snap length SL_XDP_TRACE_SNAP, each packet's first bytes with
+ * its length.  Returns 0 with *buf (free() it) and *len, or -ENOMEM.
+ */
+int sl_xdp_trace_pcapng(const struct sl_xdp_trace_rec *recs, size_t n,
+			const char *ifname, uint8_t **buf, size_t *len);
+
 #endif /* SLUICE_BPF_XDP_TRACE_H */

@@ -86,6 +86,9 @@ struct sd_backend {
 	 * filter; msg is taken): fails c at once, or suspends it and
 	 * resumes it from tick() with the packets. */
 	void (*trace)(struct sluiced *sd, struct sd_call *c, json_t *msg);
+	/* POST /v1/capture, the same way (msg has the port, a port of the
+	 * policy in force); the reply is the pcapng file. */
+	void (*capture)(struct sluiced *sd, struct sd_call *c, json_t *msg);
 	/* Every loop turn, before the API runs: finish what is due.
 	 * Returns ms to the next deadline, or -1. */
 	int (*tick)(struct sluiced *sd);

@@ -302,9 +302,9 @@ struct sl_xdp_verdict {
  */
 #define SL_XDP_PIN_TRACE	"sl_trace"
 #define SL_XDP_PIN_TRING	"sl_tring"
-#define SL_XDP_TRING_SIZE	(1u << 20)	/* bytes: ~5,800 records */
+#define SL_XDP_TRING_SIZE	(1u << 20)	/* bytes: ~3,400 records */
 /* Bytes of the frame a record keeps (the snap length of an XDP capture). */
-#define SL_XDP_TRACE_SNAP	128
+#define SL_XDP_TRACE_SNAP	256
 
 /* sl_xdp_trace_filter.fields: the fields of dp_watch_filter
  * (dataplane/watch.h), with the same meaning. */
@@ -349,7 +349,7 @@ struct sl_xdp_trace_rec {
 	__u32 rule;		/* index; n_rules: default; SL_XDP_NO_RULE */
 	__u32 len;		/* frame bytes */
 	__u32 cpu;
-	__u16 cap_len;		/* bytes of the frame in data */
+	__u16 cap_len;		/* bytes of the frame in data (the first) */
 	__u16 target;		/* steer target index, or SL_XDP_NO_TARGET */
 	__u16 l3_off;		/* where the IP header starts in data */
 	__u16 sport, dport;	/* as the firewall saw them */

@@ -1,5 +1,6 @@
 # SPDX-License-Identifier: BSD-3-Clause
-"""POST /v1/trace and `sluicectl trace` with sluiced --backend xdp.
+"""POST /v1/trace and /v1/capture, `sluicectl trace` and `capture`, with
+sluiced --backend xdp.
 
 The lab of test_sluiced_xdp.py: hosts A and B, router R, sluiced in R
 attached to R's veths ra and rb.  The policy accepts ICMP from A and drops
@@ -15,7 +16,11 @@ ping, which gets no reply, agrees.  The tests prove:
   an unknown member, filter.dport, filter.in_port) and bad JSON a 400;
 - a second trace while one runs is answered 409 busy; the next one works;
 - after kill -9, the sluiced that adopts the pinned program traces through
-  the pinned ring buffer.
+  the pinned ring buffer;
+- `sluicectl capture --port ra -c 3` during a ping of 300-byte frames
+  writes a pcapng file (read by scapy) of A's 3 echo requests, each cut to
+  256 bytes with its length 300; a trace's `in_port` takes only the
+  packets that came in by that interface.
 """
 import json
 import os
@@ -187,3 +192,43 @@ def test_second_trace_while_one_runs_is_busy(lab):
     assert first["r"].status == 200 and first["r"].json["packets"] == []
     r = c.post("/v1/trace", {"count": 1, "timeout_ms": 100})
     assert r.status == 200, r
+
+
+def test_capture_at_a_port_gives_its_packets_first_bytes_as_pcapng(lab, tmp_path):
+    from scapy.all import ICMP, IP, rdpcap
+    quiet(lab)
+    sd = lab.start()
+    c = sd.client()
+    pol = trace_policy(lab)
+    pol["ports"] = [{"name": lab.ra, "dpdk_port": 0},
+                    {"name": lab.rb, "dpdk_port": 1}]
+    assert c.put("/v1/config", pol).status == 200, \
+        c.put("/v1/config", pol)
+    lab.ping(1, wait="0.3")
+    out = tmp_path / "ra.pcapng"
+    proc = subprocess.Popen(
+        [os.path.join(sluiced_util.lab.build_dir(), "sluicectl"),
+         "--socket", sd.api_sock, "capture", "--port", lab.ra, "-c", "3",
+         "-w", str(out)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(0.5)
+    # 300-byte echo requests: the file keeps their first 256 bytes.
+    lab.run("A", "ping", "-n", "-q", "-c", "4", "-i", "0.1", "-W", "0.5",
+            "-s", "258", lab.ip_b, check=False)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
+    pkts = rdpcap(str(out))
+    assert len(pkts) == 3, pkts
+    for p in pkts:
+        assert len(p) == 256 and p.wirelen == 300, (len(p), p.wirelen)
+        assert p[IP].src == lab.ip_a and p[ICMP].type == 8, p.summary()
+
+    # A trace's in_port names the interface of that port: only what came
+    # in by rb.
+    rc, out, err = traced_during_ping(lab, sd, "-c", "3", "-o", "json",
+                                      "--in-port", lab.rb)
+    assert rc == 0, err
+    packets = json.loads(out)["packets"]
+    assert len(packets) == 3 and all(p["port"] == lab.rb for p in packets), \
+        packets
+    check_oracle(lab, packets)

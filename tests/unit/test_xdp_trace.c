@@ -15,6 +15,8 @@
  *  - a filter takes only its packets and the budget counts only them
  *    (proto and port, an IPv6 prefix, in_port); bad filters are refused
  *    naming the field;
+ *  - a capture file holds each packet's first SL_XDP_TRACE_SNAP bytes and
+ *    its length;
  *  - it prints the cost per packet, disarmed and armed (not an assertion).
  *
  * In a network namespace of its own: lo and the veth trv0 are the policy's
@@ -358,6 +360,53 @@ test_bad_filter_is_refused_naming_the_field(void **state)
 	}
 }
 
+static uint32_t
+get32(const uint8_t *p)
+{
+	uint32_t v;
+
+	memcpy(&v, p, 4);
+	return v;
+}
+
+static void
+test_capture_file_keeps_each_packets_first_bytes_and_length(void **state)
+{
+	struct sl_xdp_test_result res;
+	uint8_t b[400], *file, *blk;
+	uint16_t len = frame(K_DNS, 7, b);
+	size_t flen;
+
+	(void)state;
+	/* a 300-byte UDP datagram's frame: longer than the snap length */
+	memset(b + len, 0xab, 300 - len);
+	put16(b + 16, 300 - 14);
+	put16(b + 38, 300 - 34);
+	len = 300;
+	drain();
+	arm(NULL, 1);
+	assert_int_equal(sl_xdp_test_run(xdp, b, len, if_lo, &res), 0);
+	assert_int_equal(res.v.rule, 1);
+	assert_int_equal(drain(), 1);
+	assert_int_equal(recs[0].len, 300);
+	assert_int_equal(recs[0].cap_len, SL_XDP_TRACE_SNAP);
+	assert_int_equal(sl_xdp_trace_pcapng(recs, 1, "lo", &file, &flen), 0);
+	/* SHB, IDB (its snap length), one EPB: captured and original
+	 * lengths, the bytes, the block's length at both ends */
+	assert_int_equal(get32(file), 0x0A0D0D0Au);
+	blk = file + get32(file + 4);
+	assert_int_equal(get32(blk), 1);
+	assert_int_equal(get32(blk + 12), SL_XDP_TRACE_SNAP);
+	blk += get32(blk + 4);
+	assert_int_equal(get32(blk), 6);
+	assert_int_equal(get32(blk + 20), SL_XDP_TRACE_SNAP);
+	assert_int_equal(get32(blk + 24), 300);
+	assert_memory_equal(blk + 28, b, SL_XDP_TRACE_SNAP);
+	assert_int_equal(get32(blk + get32(blk + 4) - 4), get32(blk + 4));
+	assert_ptr_equal(blk + get32(blk + 4), file + flen);
+	free(file);
+}
+
 /*
  * Not an assertion: the cost per packet of an accepted UDP packet,
  * disarmed (one load and a branch) and armed (a record per packet,
@@ -420,6 +469,7 @@ main(void)
 		cmocka_unit_test(test_armed_with_n_gives_n_records_with_the_verdict_of_sl_last),
 		cmocka_unit_test(test_filter_takes_only_its_packets_and_counts_only_them),
 		cmocka_unit_test(test_bad_filter_is_refused_naming_the_field),
+		cmocka_unit_test(test_capture_file_keeps_each_packets_first_bytes_and_length),
 		cmocka_unit_test(test_print_cost_of_tracing),
 	};
 	struct sl_xdp_opts o = { .last_verdict = true };
