@@ -1335,6 +1335,9 @@ sl_trace_emit(struct xdp_md *ctx, const struct pkt *p, const struct trace_in *t)
 		return 0;
 	rec = bpf_ringbuf_reserve(&sl_tring, sizeof(*rec), 0);
 	if (rec == NULL) {
+		/* The ring is full: the unit goes back for a later packet,
+		 * so that a reader that falls behind still gets its count. */
+		__sync_fetch_and_add(&tc->budget, 1);
 		__sync_fetch_and_add(&tc->lost, 1);
 		return 0;
 	}

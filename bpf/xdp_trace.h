@@ -26,9 +26,6 @@
 #include "sluice/xdp_maps.h"
 #include "xdp_loader.h"
 
-/* Records one trace may ask for, as the DPDK dataplane allows. */
-#define SL_XDP_TRACE_COUNT_MAX 10000
-
 /*
  * Compile a filter object (a rule's match fields: src, dst, proto, sport,
  * dport, in_port, vlan, tcp_flags) into f, with the checks and messages
@@ -42,7 +39,8 @@ int sl_xdp_trace_filter(const json_t *filter, const struct sl_policy *policy,
 			size_t err_size);
 
 /* Arm: the filter, then a budget of count records.  Disarm: budget 0;
- * *lost (may be NULL) gets the records the full ring refused. */
+ * *lost (may be NULL) gets the packets the full ring refused (skipped:
+ * the trace took later ones instead). */
 int sl_xdp_trace_arm(struct sl_xdp *x, const struct sl_xdp_trace_filter *f,
 		     uint32_t count);
 int sl_xdp_trace_disarm(struct sl_xdp *x, uint64_t *lost);

@@ -297,8 +297,9 @@ struct sl_xdp_verdict {
  * whole before a packet can see a positive budget); each matching packet
  * takes one unit with an atomic fetch-and-add and only a packet that took
  * a positive one emits, so at most `budget` records are produced.
- * Disarming writes 0.  Records go to sl_tring (BPF_MAP_TYPE_RINGBUF); one
- * that finds the ring full is counted in sl_trace.lost.
+ * Disarming writes 0.  Records go to sl_tring (BPF_MAP_TYPE_RINGBUF); a
+ * packet that finds the ring full is counted in sl_trace.lost and gives
+ * its unit back (a later packet takes it).
  */
 #define SL_XDP_PIN_TRACE	"sl_trace"
 #define SL_XDP_PIN_TRING	"sl_tring"
