@@ -1210,3 +1210,39 @@ sl_xdp_rule_id(struct sl_xdp *x, uint32_t set, uint64_t generation,
 		snprintf(id, 64, "%.*s", (int)sizeof(r.id), r.id);
 	return ret;
 }
+
+int
+sl_xdp_steer_ifindex(struct sl_xdp *x, uint32_t set, uint64_t generation,
+		     uint32_t rule, uint32_t target, uint32_t *ifindex)
+{
+	struct sl_xdp_group g;
+	struct sl_xdp_ctl ctl;
+	struct sl_xdp_rule r;
+	uint32_t group;
+	int fd, ret;
+
+	ret = read_ctl(x, &ctl);
+	if (ret != 0)
+		return ret;
+	set &= 1;
+	if (ctl.set[set].state != SL_XDP_SET_READY ||
+	    ctl.set[set].generation != generation ||
+	    rule > ctl.set[set].n_rules || target >= SL_XDP_TARGETS_MAX)
+		return -ESTALE;
+	fd = inner_fd(x, M_RULES, set);
+	if (fd < 0)
+		return fd;
+	ret = bpf_map_lookup_elem(fd, &rule, &r) == 0 ? 0 : -errno;
+	close(fd);
+	if (ret != 0)
+		return ret;
+	group = r.group;
+	fd = inner_fd(x, M_GRP, set);
+	if (fd < 0)
+		return fd;
+	ret = bpf_map_lookup_elem(fd, &group, &g) == 0 ? 0 : -errno;
+	close(fd);
+	if (ret == 0)
+		*ifindex = g.ifindex[target];
+	return ret;
+}

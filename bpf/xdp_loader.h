@@ -177,4 +177,9 @@ void sl_xdp_trace_fds(const struct sl_xdp *x, int *ctl_fd, int *ring_fd);
 int sl_xdp_rule_id(struct sl_xdp *x, uint32_t set, uint64_t generation,
 		   uint32_t rule, char id[64]);
 
+/* The interface of target `target` of the group rule index `rule` of set
+ * `set` steers to, on the same terms: 0 with *ifindex, -ESTALE, -errno. */
+int sl_xdp_steer_ifindex(struct sl_xdp *x, uint32_t set, uint64_t generation,
+			 uint32_t rule, uint32_t target, uint32_t *ifindex);
+
 #endif /* SLUICE_BPF_XDP_LOADER_H */

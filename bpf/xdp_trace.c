@@ -392,9 +392,10 @@ json_t *
 sl_xdp_trace_json(struct sl_xdp *x, const struct sl_xdp_trace_rec *r)
 {
 	uint64_t wall = wall_ns(r->ts_ns);
-	char port[IF_NAMESIZE], id[64];
+	char port[IF_NAMESIZE], egress_name[IF_NAMESIZE], id[64];
 	const char *verdict;
-	json_t *o, *xo;
+	json_t *o, *xo, *egress;
+	uint32_t ifindex;
 
 	if (if_indextoname(r->ifindex, port) == NULL)
 		snprintf(port, sizeof(port), "if%u", r->ifindex);
@@ -422,7 +423,15 @@ sl_xdp_trace_json(struct sl_xdp *x, const struct sl_xdp_trace_rec *r)
 	if (r->route != SL_XDP_RT_NONE)
 		json_object_set_new(o, "route", json_string(
 			sl_xdp_rt_reason_name(r->route)));
-	json_object_set_new(o, "egress", json_null());
+	/* The egress of a steered packet: its target's interface (a routed
+	 * one's is the FIB's, which the record does not keep). */
+	egress = NULL;
+	if (r->steer == SL_XDP_ST_STEERED &&
+	    sl_xdp_steer_ifindex(x, r->set, r->generation, r->rule, r->target,
+				 &ifindex) == 0 &&
+	    if_indextoname(ifindex, egress_name) != NULL)
+		egress = json_string(egress_name);
+	json_object_set_new(o, "egress", egress != NULL ? egress : json_null());
 	json_object_set_new(o, "drop_reason", r->reason != 0 ?
 			    json_string(sl_drop_reason_name(r->reason)) :
 			    json_null());

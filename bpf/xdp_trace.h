@@ -63,7 +63,8 @@ int sl_xdp_trace_consume(struct sl_xdp_trace *t);
  * A record as JSON, the DPDK trace's members: ts_ns, port, len, worker
  * (the CPU), parse {l3, src, dst, proto, sport, dport}, verdict,
  * generation, rule (the id, null when no rule judged the packet, or
- * rule_index when that policy is gone), ct, route, egress, drop_reason;
+ * rule_index when that policy is gone), ct, route, egress (a steered
+ * packet's target interface, else null), drop_reason;
  * and xdp {action, route, steer, target}: what only this backend says.
  * NULL when out of memory.
  */

@@ -15,6 +15,7 @@
  *  - a filter takes only its packets and the budget counts only them
  *    (proto and port, an IPv6 prefix, in_port); bad filters are refused
  *    naming the field;
+ *  - a steered packet's egress is its target's interface;
  *  - a capture file holds each packet's first SL_XDP_TRACE_SNAP bytes and
  *    its length;
  *  - it prints the cost per packet, disarmed and armed (not an assertion).
@@ -360,6 +361,56 @@ test_bad_filter_is_refused_naming_the_field(void **state)
 	}
 }
 
+static void
+test_steered_packet_names_its_target_interface_as_egress(void **state)
+{
+	static const char steer_json[] =
+		"{\"version\": 1, \"default\": \"accept\","
+		" \"ports\": [{\"name\": \"lo\", \"dpdk_port\": 0},"
+		"             {\"name\": \"trv0\", \"dpdk_port\": 1}],"
+		" \"rules\": [{\"id\": \"to-trv0\", \"proto\": \"udp\","
+		"  \"dport\": 53, \"action\": {\"steer\": {\"group\": \"g\"}}}],"
+		" \"groups\": [{\"name\": \"g\", \"targets\": [{\"kind\":"
+		"  \"port\", \"port\": \"trv0\"}]}]}";
+	struct sl_policy_errors errs;
+	struct sl_xdp_test_result res;
+	struct sl_policy *p = NULL;
+	uint8_t b[128];
+	uint16_t len = frame(K_DNS, 3, b);
+	char err[512] = "";
+	json_t *o, *xo;
+
+	(void)state;
+	assert_int_equal(sl_policy_from_json_str(steer_json, &p, &errs), 0);
+	if (sl_xdp_attach(xdp, "trv0", false, NULL, err, sizeof(err)) != 0 ||
+	    sl_xdp_apply(xdp, p, NULL, err, sizeof(err)) != 0)
+		fail_msg("set-up: %s", err);
+	drain();
+	arm(NULL, 1);
+	assert_int_equal(sl_xdp_test_run(xdp, b, len, if_lo, &res), 0);
+	assert_int_equal(res.xdp_action, XDP_REDIRECT);
+	assert_int_equal(drain(), 1);
+	o = sl_xdp_trace_json(xdp, &recs[0]);
+	assert_string_equal(json_string_value(json_object_get(o, "rule")),
+			    "to-trv0");
+	assert_string_equal(json_string_value(json_object_get(o, "verdict")),
+			    "steer");
+	assert_string_equal(json_string_value(json_object_get(o, "egress")),
+			    "trv0");
+	xo = json_object_get(o, "xdp");
+	assert_string_equal(json_string_value(json_object_get(xo, "action")),
+			    "redirect");
+	assert_string_equal(json_string_value(json_object_get(xo, "steer")),
+			    "steered");
+	assert_int_equal(json_integer_value(json_object_get(xo, "target")), 0);
+	assert_null(json_object_get(o, "route"));
+	json_decref(o);
+	sl_policy_free(p);
+	/* back to the policy of the other tests */
+	if (sl_xdp_apply(xdp, policy, NULL, err, sizeof(err)) != 0)
+		fail_msg("%s", err);
+}
+
 static uint32_t
 get32(const uint8_t *p)
 {
@@ -474,6 +525,7 @@ main(void)
 		cmocka_unit_test(test_filter_takes_only_its_packets_and_counts_only_them),
 		cmocka_unit_test(test_bad_filter_is_refused_naming_the_field),
 		cmocka_unit_test(test_capture_file_keeps_each_packets_first_bytes_and_length),
+		cmocka_unit_test(test_steered_packet_names_its_target_interface_as_egress),
 		cmocka_unit_test(test_print_cost_of_tracing),
 	};
 	struct sl_xdp_opts o = { .last_verdict = true };
