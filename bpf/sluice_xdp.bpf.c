@@ -1472,7 +1472,8 @@ sluice_xdp(struct xdp_md *ctx)
 	}
 	record(r, reason, rule->action, route, steer, so.target);
 out:
-	/* Off, this is the whole cost of tracing: one load and a branch. */
+	/* Off, this is the whole cost of tracing: an array lookup that the
+	 * verifier inlines, one load and a branch (13 instructions). */
 	tc = bpf_map_lookup_elem(&sl_trace, &zero);
 	if (tc != NULL && tc->budget > 0) {
 		struct trace_in ti = {

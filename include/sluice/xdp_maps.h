@@ -292,8 +292,8 @@ struct sl_xdp_verdict {
 /*
  * Trace (docs/xdp.md, "Trace"): opt-in records of packets through a ring
  * buffer.  sl_trace (one slot) holds the budget and the filter; while
- * budget <= 0 the program pays one load and a branch per packet and emits
- * nothing.  User space writes the filter, then the budget (the filter is
+ * budget <= 0 the program pays an inlined array lookup, one load and a
+ * branch per packet and emits nothing.  User space writes the filter, then the budget (the filter is
  * whole before a packet can see a positive budget); each matching packet
  * takes one unit with an atomic fetch-and-add and only a packet that took
  * a positive one emits, so at most `budget` records are produced.
