@@ -1257,6 +1257,7 @@ struct trace_in {
 	__u32 steer;
 	__u32 target;
 	__u32 verdict;
+	__u32 set;		/* the set that judged the packet */
 };
 
 /* (addr & mask) == want over n words of an address at off in the frame. */
@@ -1324,7 +1325,7 @@ sl_trace_emit(struct xdp_md *ctx, const struct pkt *p, const struct trace_in *t)
 	struct sl_xdp_trace_rec *rec;
 	struct sl_xdp_trace_ctl *tc;
 	struct sl_xdp_ctl *ctl;
-	__u32 zero = 0, n, set = 0;
+	__u32 zero = 0, n, set;
 
 	if (p == NULL || t == NULL)
 		return 0;
@@ -1341,9 +1342,10 @@ sl_trace_emit(struct xdp_md *ctx, const struct pkt *p, const struct trace_in *t)
 		__sync_fetch_and_add(&tc->lost, 1);
 		return 0;
 	}
+	/* The set's generation is the one that judged the packet: a switch
+	 * rewrites a set only after a grace period, once this run is over. */
+	set = t->set & 1;
 	ctl = bpf_map_lookup_elem(&sl_ctl, &zero);
-	if (ctl != NULL)
-		set = ctl->active & 1;
 	rec->ts_ns = bpf_ktime_get_ns();
 	rec->generation = ctl != NULL ? ctl->set[set].generation : 0;
 	rec->ifindex = ctx->ingress_ifindex;
@@ -1395,6 +1397,7 @@ sluice_xdp(struct xdp_md *ctx)
 	/* What a trace reports of a packet no rule judged. */
 	r = SL_XDP_NO_RULE;
 	rule = NULL;
+	set = 0;
 	p.len = (__u32)(data_end - data);
 	reason = parse_frame(ctx, data, data_end, &p);
 	if (reason != 0) {
@@ -1484,6 +1487,7 @@ out:
 			.steer = steer,
 			.target = so.target,
 			.verdict = (__u32)verdict,
+			.set = set,
 		};
 
 		sl_trace_emit(ctx, &p, &ti);

@@ -12,6 +12,8 @@
  *    the test run's XDP action, the ingress, the length and the frame's
  *    first bytes; their JSON names the rule by id, in the DPDK trace's
  *    shape;
+ *  - threads on every CPU (up to 4) racing for a budget of 500 with 2,000
+ *    packets each get exactly 500 records;
  *  - a filter takes only its packets and the budget counts only them
  *    (proto and port, an IPv6 prefix, in_port); bad filters are refused
  *    naming the field;
@@ -26,6 +28,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <net/if.h>
+#include <pthread.h>
 #include <sched.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -283,6 +286,58 @@ test_armed_with_n_gives_n_records_with_the_verdict_of_sl_last(void **state)
 	}
 }
 
+/* One thread of the race below: 2,000 packets on CPU *arg. */
+static void *
+race_thread(void *arg)
+{
+	struct xdp_md ctx = { .ingress_ifindex = if_lo };
+	uint8_t b[128];
+	uint16_t len = frame(K_DNS, 2, b);
+	cpu_set_t cpus;
+
+	CPU_ZERO(&cpus);
+	CPU_SET(*(int *)arg, &cpus);
+	sched_setaffinity(0, sizeof(cpus), &cpus);
+	ctx.data_end = len;
+	for (int c = 0; c < 20; c++) {
+		LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = b,
+			    .data_size_in = len, .ctx_in = &ctx,
+			    .ctx_size_in = sizeof(ctx), .repeat = 100);
+
+		if (bpf_prog_test_run_opts(sl_xdp_prog_fd(xdp), &o) != 0)
+			return (void *)1;
+	}
+	return NULL;
+}
+
+static void
+test_cpus_racing_for_the_budget_emit_exactly_n(void **state)
+{
+	int ncpu = (int)sysconf(_SC_NPROCESSORS_ONLN), cpu[4];
+	pthread_t th[4];
+	uint64_t lost = 1;
+	void *ret;
+
+	(void)state;
+	if (ncpu > 4)
+		ncpu = 4;
+	drain();
+	arm(NULL, 500);
+	for (int i = 0; i < ncpu; i++) {
+		cpu[i] = i;
+		assert_int_equal(pthread_create(&th[i], NULL, race_thread,
+						&cpu[i]), 0);
+	}
+	for (int i = 0; i < ncpu; i++) {
+		assert_int_equal(pthread_join(th[i], &ret), 0);
+		assert_null(ret);
+	}
+	assert_int_equal(sl_xdp_trace_disarm(xdp, &lost), 0);
+	assert_int_equal(lost, 0);
+	assert_int_equal(drain(), 500);
+	printf("# %d CPUs, %d packets: 500 records\n", ncpu, 2000 * ncpu);
+}
+
 /* Armed with filter and count, 3 rounds of every kind: the kinds of the
  * records, in order. */
 static void
@@ -522,6 +577,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_disarmed_program_emits_nothing),
 		cmocka_unit_test(test_armed_with_n_gives_n_records_with_the_verdict_of_sl_last),
+		cmocka_unit_test(test_cpus_racing_for_the_budget_emit_exactly_n),
 		cmocka_unit_test(test_filter_takes_only_its_packets_and_counts_only_them),
 		cmocka_unit_test(test_bad_filter_is_refused_naming_the_field),
 		cmocka_unit_test(test_capture_file_keeps_each_packets_first_bytes_and_length),
