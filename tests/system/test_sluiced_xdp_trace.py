@@ -188,6 +188,8 @@ def test_second_trace_while_one_runs_is_busy(lab):
     time.sleep(0.5)
     r = c.post("/v1/trace", {"count": 1, "timeout_ms": 100})
     sluiced_util.check_error(r, 409, "busy")
+    out = sluicectl(sd, "trace", "-c", "1", "--wait", "0.1")
+    assert out.returncode == 1 and "busy" in out.stderr, (out.stdout, out.stderr)
     t.join(timeout=10)
     assert first["r"].status == 200 and first["r"].json["packets"] == []
     r = c.post("/v1/trace", {"count": 1, "timeout_ms": 100})
