@@ -1260,7 +1260,8 @@ struct trace_in {
 	__u32 set;		/* the set that judged the packet */
 };
 
-/* (addr & mask) == want over n words of an address at off in the frame. */
+/* (addr & mask) == want, word by word, for the address at off in the
+ * frame: 16 bytes (v6), or 4 in word 0 (the filter's other words are 0). */
 static __always_inline int
 trace_prefix_ok(struct xdp_md *ctx, __u32 off, const __u32 *want,
 		const __u32 *mask, int v6)

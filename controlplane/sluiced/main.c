@@ -519,6 +519,8 @@ main(int argc, char **argv)
 	/* Waiting HTTP requests get their error before the servers stop. */
 	sd_dp_close(&sd, "sluiced is stopping");
 	sd_shared_abort(&sd, "sluiced is stopping");
+	if (sd.backend != NULL && sd.backend->abort != NULL)
+		sd.backend->abort(&sd, "sluiced is stopping");
 	sd_api_run(&sd);
 	sd_api_stop(&sd);
 	sd_cluster_stop(&sd);

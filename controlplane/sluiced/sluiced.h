@@ -92,6 +92,9 @@ struct sd_backend {
 	/* Every loop turn, before the API runs: finish what is due.
 	 * Returns ms to the next deadline, or -1. */
 	int (*tick)(struct sluiced *sd);
+	/* Stopping: fail the calls it holds (504, why), before the API's
+	 * last turn. */
+	void (*abort)(struct sluiced *sd, const char *why);
 	void *priv;
 };
 

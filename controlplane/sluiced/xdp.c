@@ -331,6 +331,23 @@ watch_start(struct sluiced *sd, struct sd_call *c, json_t *msg,
 	sd_suspend(c);
 }
 
+/* Stopping: the watch in progress gets the DPDK path's answer to a
+ * request the dataplane link dropped. */
+static void
+xdp_abort(struct sluiced *sd, const char *why)
+{
+	struct sd_xdp *b = sd->backend->priv;
+	struct sd_call *c = b->tc;
+
+	if (c == NULL)
+		return;
+	sl_xdp_trace_disarm(b->x, NULL);
+	sd_loop_del(sd, sl_xdp_trace_epoll_fd(b->ring));
+	watch_clear(b);
+	sd_fail(c, 504, "timeout", NULL, "%s", why);
+	sd_resume(c);
+}
+
 static void
 xdp_trace(struct sluiced *sd, struct sd_call *c, json_t *msg)
 {
@@ -368,8 +385,9 @@ xdp_stop(struct sluiced *sd)
 {
 	struct sd_xdp *b = sd->backend->priv;
 
-	/* A trace in progress ends unanswered; the program emits nothing
-	 * more (its connection goes with the API). */
+	/* xdp_abort() answered the watch in progress; one left here (a
+	 * stop without it) ends unanswered, and the program emits nothing
+	 * more. */
 	if (b->tc != NULL) {
 		sl_xdp_trace_disarm(b->x, NULL);
 		watch_clear(b);
@@ -393,6 +411,7 @@ static struct sd_backend xdp_backend = {
 	.trace = xdp_trace,
 	.capture = xdp_capture,
 	.tick = xdp_tick,
+	.abort = xdp_abort,
 };
 
 /* --xdp-dev IF[,IF...] into b->devs. */

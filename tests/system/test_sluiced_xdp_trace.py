@@ -17,6 +17,9 @@ ping, which gets no reply, agrees.  The tests prove:
 - a second trace while one runs is answered 409 busy; the next one works;
 - after kill -9, the sluiced that adopts the pinned program traces through
   the pinned ring buffer;
+- SIGTERM during a trace answers it (504, as the DPDK path answers a
+  request the stopping link dropped), exits 0 and leaves the pinned
+  program disarmed;
 - `sluicectl capture --port ra -c 3` during a ping of 300-byte frames
   writes a pcapng file (read by scapy) of A's 3 echo requests, each cut to
   256 bytes with its length 300; a trace's `in_port` takes only the
@@ -234,3 +237,34 @@ def test_capture_at_a_port_gives_its_packets_first_bytes_as_pcapng(lab, tmp_path
     assert len(packets) == 3 and all(p["port"] == lab.rb for p in packets), \
         packets
     check_oracle(lab, packets)
+
+
+def test_sigterm_during_a_trace_answers_it_and_disarms_the_program(lab):
+    quiet(lab)
+    sd = lab.start()
+    c = sd.client()
+    assert c.put("/v1/config", trace_policy(lab)).status == 200
+    got = {}
+
+    def run_trace():
+        got["r"] = sd.client().post("/v1/trace",
+                                    {"count": 5, "timeout_ms": 20000})
+
+    t = threading.Thread(target=run_trace)
+    t.start()
+    time.sleep(0.5)
+    t0 = time.monotonic()
+    assert sd.stop() == 0
+    t.join(timeout=10)
+    assert time.monotonic() - t0 < 5
+    sluiced_util.check_error(got["r"], 504, "timeout")
+    assert "stopping" in got["r"].error["message"]
+    # The program traces no more: the budget is 0 (sl_trace, pinned).
+    out = subprocess.run(["bpftool", "-j", "map", "dump", "pinned",
+                          os.path.join(lab.pin, "sl_trace")],
+                         capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    value = bytes(int(x, 16) for x in json.loads(out.stdout)[0]["value"])
+    budget = int.from_bytes(value[:8], "little", signed=True)
+    assert budget <= 0, budget
+
