@@ -17,6 +17,7 @@
 
 #include "sluice/drop_reason.h"
 #include "sluice/pcapng.h"
+#include "sluice/watch_filter.h"
 #include "xdp_trace.h"
 
 static void
@@ -34,11 +35,6 @@ errf(char *err, size_t size, const char *fmt, ...)
 /* ------------------------------------------------------------------------
  * Filter
  */
-
-/* Rule members a filter may not have (dataplane/watch.c, filter_refused). */
-static const char *const filter_refused[] = {
-	"id", "comment", "action", "payload", "ct",
-};
 
 /* A prefix as the program compares it: pre-masked words, network order. */
 static void
@@ -66,36 +62,18 @@ int
 sl_xdp_trace_filter(const json_t *filter, const struct sl_policy *policy,
 		    struct sl_xdp_trace_filter *f, char *err, size_t err_size)
 {
-	struct sl_policy_errors *errs = NULL;
 	struct sl_match_compiled mc;
-	struct sl_policy *p = NULL;
-	json_t *rule, *doc = NULL;
-	const char *in_port = NULL;
-	char *text = NULL;
-	int ret = -EINVAL;
+	const char *in_port;
+	int ret;
 
 	memset(f, 0, sizeof(*f));
-	if (filter == NULL)
-		return 0;
-	if (!json_is_object(filter)) {
-		errf(err, err_size, "filter: not an object");
-		return -EINVAL;
-	}
-	for (size_t i = 0; i < sizeof(filter_refused) / sizeof(*filter_refused);
-	     i++) {
-		if (json_object_get(filter, filter_refused[i]) != NULL) {
-			errf(err, err_size, "filter.%s: not a filter field "
-			     "(src, dst, proto, sport, dport, in_port, vlan, "
-			     "tcp_flags)", filter_refused[i]);
-			return -EINVAL;
-		}
-	}
-	if (json_object_get(filter, "in_port") != NULL) {
-		int idx;
+	ret = sl_watch_filter_compile(filter, &mc, &in_port, err, err_size);
+	if (ret != 0)
+		return ret;
+	if (in_port != NULL) {
+		int idx = policy != NULL ? sl_policy_find_port(policy, in_port)
+					 : -1;
 
-		in_port = json_string_value(json_object_get(filter, "in_port"));
-		idx = in_port != NULL && policy != NULL ?
-		      sl_policy_find_port(policy, in_port) : -1;
 		if (idx < 0) {
 			errf(err, err_size, "filter.in_port: not a port of the "
 			     "policy in force");
@@ -108,39 +86,6 @@ sl_xdp_trace_filter(const json_t *filter, const struct sl_policy *policy,
 			return -EINVAL;
 		}
 		f->fields |= SL_XDP_TF_IN_PORT;
-	}
-
-	/* The filter as the one rule of an otherwise empty policy: the
-	 * policy decoder checks each field as in a rule. */
-	rule = json_deep_copy(filter);
-	if (rule != NULL) {
-		json_object_del(rule, "in_port");
-		json_object_set_new(rule, "action", json_string("accept"));
-		doc = json_pack("{s:i, s:[o]}", "version", SL_POLICY_VERSION,
-				"rules", rule);
-	}
-	text = doc != NULL ? json_dumps(doc, JSON_COMPACT) : NULL;
-	errs = malloc(sizeof(*errs));
-	if (text == NULL || errs == NULL) {
-		errf(err, err_size, "out of memory");
-		ret = -ENOMEM;
-		goto out;
-	}
-	ret = sl_policy_from_json_str(text, &p, errs);
-	if (ret == -EINVAL && errs->count > 0) {
-		const char *path = errs->list[0].path;
-
-		if (strncmp(path, "rules[0].", 9) == 0)
-			path += 9;
-		errf(err, err_size, "filter.%s: %s", path,
-		     errs->list[0].message);
-		goto out;
-	}
-	if (ret == 0)
-		ret = sl_match_compile(p, 0, &mc);
-	if (ret != 0) {
-		errf(err, err_size, "filter: %s", strerror(-ret));
-		goto out;
 	}
 	if (mc.fields & SL_MATCH_VLAN) {
 		f->fields |= SL_XDP_TF_VLAN;
@@ -180,12 +125,7 @@ sl_xdp_trace_filter(const json_t *filter, const struct sl_policy *policy,
 			  SL_XDP_TF_SPORT | SL_XDP_TF_DPORT |
 			  SL_XDP_TF_TCP_FLAGS)))
 		f->fields |= SL_XDP_TF_IP;
-out:
-	sl_policy_free(p);
-	free(errs);
-	free(text);
-	json_decref(doc);
-	return ret;
+	return 0;
 }
 
 /* ------------------------------------------------------------------------

@@ -29,8 +29,8 @@
 /*
  * Compile a filter object (a rule's match fields: src, dst, proto, sport,
  * dport, in_port, vlan, tcp_flags) into f, with the checks and messages
- * of the DPDK dataplane's (compile_filter in dataplane/watch.c).  in_port
- * names a port of policy, which is the interface of that name.  NULL
+ * of the DPDK dataplane's (sluice/watch_filter.h).  in_port names a port
+ * of policy, which is the interface of that name.  NULL
  * filter: every packet.  Returns 0, or -EINVAL with err naming
  * "filter.<field>".
  */

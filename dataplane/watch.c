@@ -15,6 +15,7 @@
 #include "sluice/drop_reason.h"
 #include "sluice/pcapng.h"
 #include "sluice/policy.h"
+#include "sluice/watch_filter.h"
 
 #include "config.h"
 #include "control.h"
@@ -36,88 +37,33 @@ now_ms(void)
  * Requests
  */
 
-/* Rule members a filter may not have: they are not about a packet's
- * headers, or not known when a watch takes the packet. */
-static const char *const filter_refused[] = {
-	"id", "comment", "action", "payload", "ct",
-};
-
 /*
- * Compile a filter object (a rule's match fields) into f.  The policy
- * decoder checks the fields, as in a rule; in_port is resolved here
- * against the policy in force.  Returns 0 or -EINVAL with err set.
+ * Compile a filter object (sluice/watch_filter.h) into f; in_port is
+ * resolved here against the policy in force.  Returns 0 or -EINVAL
+ * (-ENOMEM) with err set.
  */
 static int
 compile_filter(const json_t *filter, const struct dp_control *c,
 	       struct dp_watch_filter *f, char *err, size_t err_size)
 {
-	struct sl_policy_errors *errs = NULL;
 	struct sl_match_compiled mc;
-	struct sl_policy *p = NULL;
-	json_t *rule, *doc = NULL;
-	const char *in_port = NULL;
-	char *text = NULL;
-	int ret = -EINVAL;
+	const char *in_port;
+	int ret;
 
 	memset(f, 0, sizeof(*f));
-	if (filter == NULL)
-		return 0;
-	if (!json_is_object(filter)) {
-		dp_errf(err, err_size, "filter: not an object");
-		return -EINVAL;
-	}
-	for (size_t i = 0; i < RTE_DIM(filter_refused); i++) {
-		if (json_object_get(filter, filter_refused[i]) != NULL) {
-			dp_errf(err, err_size, "filter.%s: not a filter "
-				"field (src, dst, proto, sport, dport, "
-				"in_port, vlan, tcp_flags)", filter_refused[i]);
-			return -EINVAL;
-		}
-	}
-	if (json_object_get(filter, "in_port") != NULL) {
-		int idx;
+	ret = sl_watch_filter_compile(filter, &mc, &in_port, err, err_size);
+	if (ret != 0)
+		return ret;
+	if (in_port != NULL) {
+		int idx = c->policy != NULL ?
+			  sl_policy_find_port(c->policy, in_port) : -1;
 
-		in_port = json_string_value(json_object_get(filter, "in_port"));
-		idx = in_port != NULL && c->policy != NULL ?
-		      sl_policy_find_port(c->policy, in_port) : -1;
 		if (idx < 0) {
 			dp_errf(err, err_size, "filter.in_port: not a port of "
 				"the policy in force");
 			return -EINVAL;
 		}
 		f->in_port = c->port_of[idx];
-	}
-
-	/* The filter as the one rule of an otherwise empty policy. */
-	rule = json_deep_copy(filter);
-	if (rule != NULL) {
-		json_object_del(rule, "in_port");
-		json_object_set_new(rule, "action", json_string("accept"));
-		doc = json_pack("{s:i, s:[o]}", "version", SL_POLICY_VERSION,
-				"rules", rule);
-	}
-	text = doc != NULL ? json_dumps(doc, JSON_COMPACT) : NULL;
-	errs = malloc(sizeof(*errs));
-	if (text == NULL || errs == NULL) {
-		dp_errf(err, err_size, "out of memory");
-		ret = -ENOMEM;
-		goto out;
-	}
-	ret = sl_policy_from_json_str(text, &p, errs);
-	if (ret == -EINVAL && errs->count > 0) {
-		const struct sl_policy_error *e = &errs->list[0];
-		const char *path = e->path;
-
-		if (strncmp(path, "rules[0].", 9) == 0)
-			path += 9;
-		dp_errf(err, err_size, "filter.%s: %s", path, e->message);
-		goto out;
-	}
-	if (ret == 0)
-		ret = sl_match_compile(p, 0, &mc);
-	if (ret != 0) {
-		dp_errf(err, err_size, "filter: %s", strerror(-ret));
-		goto out;
 	}
 	f->fields = mc.fields | (in_port != NULL ? SL_MATCH_IN_PORT : 0);
 	f->family = mc.family;
@@ -133,12 +79,7 @@ compile_filter(const json_t *filter, const struct dp_control *c,
 	f->vlan = mc.vlan;
 	f->tcp_flags = mc.tcp_flags;
 	f->tcp_flags_mask = mc.tcp_flags_mask;
-out:
-	sl_policy_free(p);
-	free(errs);
-	free(text);
-	json_decref(doc);
-	return ret;
+	return 0;
 }
 
 /* An optional integer member in [lo, hi], dflt when absent. */
