@@ -325,6 +325,20 @@ struct {
 	__type(value, struct sl_xdp_verdict);
 } sl_last SEC(".maps");
 
+/* Trace (xdp_maps.h, "Trace"): the budget and filter, and the ring the
+ * records go to. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct sl_xdp_trace_ctl);
+} sl_trace SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, SL_XDP_TRING_SIZE);
+} sl_tring SEC(".maps");
+
 /* What the firewall needs of a parsed packet. */
 struct pkt {
 	__u32 len;		/* frame bytes */
@@ -1655,6 +1669,137 @@ record(__u32 rule, __u32 reason, __u32 action, __u32 route, __u32 steer,
 	}
 }
 
+/* ---- trace (ring buffer, opt-in: xdp_maps.h, "Trace") ---- */
+
+/* What the program decided, for sl_trace_emit (a global function takes at
+ * most five arguments). */
+struct trace_in {
+	__u32 rule;
+	__u32 reason;
+	__u32 action;
+	__u32 route;
+	__u32 steer;
+	__u32 target;
+	__u32 verdict;
+	__u32 set;		/* the set that judged the packet */
+};
+
+/* (addr & mask) == want, word by word, for the address at off in the
+ * frame: 16 bytes (v6), or 4 in word 0 (the filter's other words are 0). */
+static __always_inline int
+trace_prefix_ok(struct xdp_md *ctx, __u32 off, const __u32 *want,
+		const __u32 *mask, int v6)
+{
+	__u32 a[4] = {};
+
+	if (bpf_xdp_load_bytes(ctx, off, a, v6 ? 16 : 4) != 0)
+		return 0;
+#pragma unroll
+	for (int i = 0; i < 4; i++)
+		if ((a[i] & mask[i]) != want[i])
+			return 0;
+	return 1;
+}
+
+/* filter_match of dataplane/watch_stage.c over what the parser found. */
+static __always_inline int
+trace_filter_ok(struct xdp_md *ctx, const struct sl_xdp_trace_filter *f,
+		const struct pkt *p)
+{
+	__u32 l3 = p->l3_off & OFF_MAX;
+	int v6 = p->family == 6;
+
+	if ((f->fields & SL_XDP_TF_IN_PORT) && ctx->ingress_ifindex != f->ifindex)
+		return 0;
+	if ((f->fields & SL_XDP_TF_VLAN) &&
+	    (p->vlan == SL_XDP_VLAN_NONE || p->vlan != f->vlan))
+		return 0;
+	if (!(f->fields & SL_XDP_TF_IP))
+		return 1;
+	if (p->family == 0 || (f->family != 0 && p->family != f->family))
+		return 0;
+	if ((f->fields & SL_XDP_TF_SRC) &&
+	    !trace_prefix_ok(ctx, l3 + (v6 ? 8 : 12), f->src_want, f->src_mask,
+			     v6))
+		return 0;
+	if ((f->fields & SL_XDP_TF_DST) &&
+	    !trace_prefix_ok(ctx, l3 + (v6 ? 24 : 16), f->dst_want, f->dst_mask,
+			     v6))
+		return 0;
+	return (!(f->fields & SL_XDP_TF_PROTO) || p->proto == f->proto) &&
+	       (!(f->fields & SL_XDP_TF_SPORT) ||
+		(p->sport >= f->sport_lo && p->sport <= f->sport_hi)) &&
+	       (!(f->fields & SL_XDP_TF_DPORT) ||
+		(p->dport >= f->dport_lo && p->dport <= f->dport_hi)) &&
+	       (!(f->fields & SL_XDP_TF_TCP_FLAGS) ||
+		(p->tcp_flags & f->tcp_flags_mask) == f->tcp_flags);
+}
+
+/*
+ * One record of a packet the filter takes, while budget lasts: called only
+ * when the caller saw a positive budget.  The budget is taken with an
+ * atomic fetch-and-add, so that CPUs racing for the last unit emit one
+ * record between them; it may go below zero, which is off as well.
+ *
+ * verifier: a global function, verified once; the frame is copied with
+ * bpf_xdp_load_bytes, whose length is bounded to [1, SL_XDP_TRACE_SNAP].
+ */
+__noinline int
+sl_trace_emit(struct xdp_md *ctx, const struct pkt *p, const struct trace_in *t)
+{
+	struct sl_xdp_trace_rec *rec;
+	struct sl_xdp_trace_ctl *tc;
+	struct sl_xdp_ctl *ctl;
+	__u32 zero = 0, n, set;
+
+	if (p == NULL || t == NULL)
+		return 0;
+	tc = bpf_map_lookup_elem(&sl_trace, &zero);
+	if (tc == NULL || !trace_filter_ok(ctx, &tc->f, p))
+		return 0;
+	if (__sync_fetch_and_add(&tc->budget, -1) <= 0)
+		return 0;
+	rec = bpf_ringbuf_reserve(&sl_tring, sizeof(*rec), 0);
+	if (rec == NULL) {
+		/* The ring is full: the unit goes back for a later packet,
+		 * so that a reader that falls behind still gets its count. */
+		__sync_fetch_and_add(&tc->budget, 1);
+		__sync_fetch_and_add(&tc->lost, 1);
+		return 0;
+	}
+	/* The set's generation is the one that judged the packet: a switch
+	 * rewrites a set only after a grace period, once this run is over. */
+	set = t->set & 1;
+	ctl = bpf_map_lookup_elem(&sl_ctl, &zero);
+	rec->ts_ns = bpf_ktime_get_ns();
+	rec->generation = ctl != NULL ? ctl->set[set].generation : 0;
+	rec->ifindex = ctx->ingress_ifindex;
+	rec->rule = t->rule;
+	rec->len = p->len;
+	rec->cpu = bpf_get_smp_processor_id();
+	rec->target = (__u16)t->target;
+	rec->l3_off = (__u16)p->l3_off;
+	rec->sport = p->sport;
+	rec->dport = p->dport;
+	rec->xdp_action = (__u8)t->verdict;
+	rec->reason = (__u8)t->reason;
+	rec->action = (__u8)t->action;
+	rec->route = (__u8)t->route;
+	rec->steer = (__u8)t->steer;
+	rec->family = p->family;
+	rec->proto = p->proto;
+	rec->ct = ctl != NULL && ctl->set[set].ct_enabled ? p->ct : 0xff;
+	rec->set = (__u8)set;
+	__builtin_memset(rec->pad, 0, sizeof(rec->pad));
+	n = p->len < SL_XDP_TRACE_SNAP ? p->len : SL_XDP_TRACE_SNAP;
+	rec->cap_len = 0;
+	if (n >= 1 && n <= SL_XDP_TRACE_SNAP &&
+	    bpf_xdp_load_bytes(ctx, 0, rec->data, n) == 0)
+		rec->cap_len = (__u16)n;
+	bpf_ringbuf_submit(rec, 0);
+	return 1;
+}
+
 SEC("xdp")
 int
 sluice_xdp(struct xdp_md *ctx)
@@ -1673,7 +1818,12 @@ sluice_xdp(struct xdp_md *ctx)
 	__u32 zero = 0, set, r, reason = 0, route = SL_XDP_RT_NONE;
 	__u32 steer = SL_XDP_RT_NONE;
 	int verdict = XDP_PASS, st;
+	struct sl_xdp_trace_ctl *tc;
 
+	/* What a trace reports of a packet no rule judged. */
+	r = SL_XDP_NO_RULE;
+	rule = NULL;
+	set = 0;
 	p.len = (__u32)(data_end - data);
 	reason = parse_frame(ctx, data, data_end, &p);
 	if (reason != 0) {
@@ -1771,6 +1921,23 @@ sluice_xdp(struct xdp_md *ctx)
 	}
 	record(r, reason, rule->action, route, steer, so.target);
 out:
+	/* Off, this is the whole cost of tracing: an array lookup that the
+	 * verifier inlines, one load and a branch (13 instructions). */
+	tc = bpf_map_lookup_elem(&sl_trace, &zero);
+	if (tc != NULL && tc->budget > 0) {
+		struct trace_in ti = {
+			.rule = rule != NULL ? r : SL_XDP_NO_RULE,
+			.reason = reason,
+			.action = rule != NULL ? rule->action : 0,
+			.route = route,
+			.steer = steer,
+			.target = so.target,
+			.verdict = (__u32)verdict,
+			.set = set,
+		};
+
+		sl_trace_emit(ctx, &p, &ti);
+	}
 	count_port(ifindex, p.len, verdict, steer == SL_XDP_ST_STEERED ||
 		   steer == SL_XDP_ST_ENCAPSULATED);
 	return verdict;

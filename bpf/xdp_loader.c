@@ -46,6 +46,8 @@
 	_(CT, "sl_ct")                                                         \
 	_(CLOCK, "sl_clock")                                                   \
 	_(LAST, "sl_last")                                                     \
+	_(TRACE, SL_XDP_PIN_TRACE)                                             \
+	_(TRING, SL_XDP_PIN_TRING)                                             \
 	_(TX, "sl_tx")                                                         \
 	_(RT, "sl_rt")                                                         \
 	_(STEER, "sl_steer")                                                   \
@@ -1385,4 +1387,77 @@ sl_xdp_rep_reason_name(unsigned int reason)
 	};
 
 	return reason < SL_XDP_REP_MAX ? names[reason] : "?";
+}
+
+/* ---- trace (xdp_trace.c) ---- */
+
+void
+sl_xdp_trace_fds(const struct sl_xdp *x, int *ctl_fd, int *ring_fd)
+{
+	*ctl_fd = x->map_fd[M_TRACE];
+	*ring_fd = x->map_fd[M_TRING];
+}
+
+int
+sl_xdp_rule_id(struct sl_xdp *x, uint32_t set, uint64_t generation,
+	       uint32_t rule, char id[64])
+{
+	struct sl_xdp_ctl ctl;
+	struct sl_xdp_rule r;
+	int fd, ret;
+
+	ret = read_ctl(x, &ctl);
+	if (ret != 0)
+		return ret;
+	set &= 1;
+	if (ctl.set[set].state != SL_XDP_SET_READY ||
+	    ctl.set[set].generation != generation ||
+	    rule > ctl.set[set].n_rules)
+		return -ESTALE;
+	fd = inner_fd(x, M_RULES, set);
+	if (fd < 0)
+		return fd;
+	ret = bpf_map_lookup_elem(fd, &rule, &r) == 0 ? 0 : -errno;
+	close(fd);
+	if (ret == 0)
+		snprintf(id, 64, "%.*s", (int)sizeof(r.id), r.id);
+	return ret;
+}
+
+int
+sl_xdp_steer_ifindex(struct sl_xdp *x, uint32_t set, uint64_t generation,
+		     uint32_t rule, uint32_t target, uint32_t *ifindex)
+{
+	struct sl_xdp_group g;
+	struct sl_xdp_ctl ctl;
+	struct sl_xdp_rule r;
+	uint32_t group;
+	int fd, ret;
+
+	ret = read_ctl(x, &ctl);
+	if (ret != 0)
+		return ret;
+	set &= 1;
+	if (ctl.set[set].state != SL_XDP_SET_READY ||
+	    ctl.set[set].generation != generation ||
+	    rule > ctl.set[set].n_rules || target >= SL_XDP_TARGETS_MAX)
+		return -ESTALE;
+	fd = inner_fd(x, M_RULES, set);
+	if (fd < 0)
+		return fd;
+	ret = bpf_map_lookup_elem(fd, &rule, &r) == 0 ? 0 : -errno;
+	close(fd);
+	if (ret != 0)
+		return ret;
+	group = r.group;
+	fd = inner_fd(x, M_GRP, set);
+	if (fd < 0)
+		return fd;
+	ret = bpf_map_lookup_elem(fd, &group, &g) == 0 ? 0 : -errno;
+	close(fd);
+	if (ret == 0 && (g.ifindex[target] & SL_XDP_TUN) != 0)
+		ret = -ENOENT;	/* a tunnel: sl_tun[k], no interface */
+	if (ret == 0)
+		*ifindex = g.ifindex[target];
+	return ret;
 }

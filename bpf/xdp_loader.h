@@ -171,4 +171,21 @@ int sl_xdp_set_test_clock(struct sl_xdp *x, uint64_t ns);
 /* Forget every tracked flow (tests; an operator's "conntrack flush"). */
 int sl_xdp_ct_flush(struct sl_xdp *x);
 
+/* Trace (xdp_trace.h): the descriptors of sl_trace and sl_tring, owned
+ * by the handle. */
+void sl_xdp_trace_fds(const struct sl_xdp *x, int *ctl_fd, int *ring_fd);
+
+/*
+ * The id of rule index `rule` of set `set`, while that set still holds
+ * policy generation `generation`: 0 with id set, -ESTALE when the set has
+ * moved on (its ids with it), or -errno.
+ */
+int sl_xdp_rule_id(struct sl_xdp *x, uint32_t set, uint64_t generation,
+		   uint32_t rule, char id[64]);
+
+/* The interface of target `target` of the group rule index `rule` of set
+ * `set` steers to, on the same terms: 0 with *ifindex, -ESTALE, -errno. */
+int sl_xdp_steer_ifindex(struct sl_xdp *x, uint32_t set, uint64_t generation,
+			 uint32_t rule, uint32_t target, uint32_t *ifindex);
+
 #endif /* SLUICE_BPF_XDP_LOADER_H */

@@ -13,7 +13,9 @@
 #include <rte_rcu_qsbr.h>
 
 #include "sluice/drop_reason.h"
+#include "sluice/pcapng.h"
 #include "sluice/policy.h"
+#include "sluice/watch_filter.h"
 
 #include "config.h"
 #include "control.h"
@@ -35,88 +37,33 @@ now_ms(void)
  * Requests
  */
 
-/* Rule members a filter may not have: they are not about a packet's
- * headers, or not known when a watch takes the packet. */
-static const char *const filter_refused[] = {
-	"id", "comment", "action", "payload", "ct",
-};
-
 /*
- * Compile a filter object (a rule's match fields) into f.  The policy
- * decoder checks the fields, as in a rule; in_port is resolved here
- * against the policy in force.  Returns 0 or -EINVAL with err set.
+ * Compile a filter object (sluice/watch_filter.h) into f; in_port is
+ * resolved here against the policy in force.  Returns 0 or -EINVAL
+ * (-ENOMEM) with err set.
  */
 static int
 compile_filter(const json_t *filter, const struct dp_control *c,
 	       struct dp_watch_filter *f, char *err, size_t err_size)
 {
-	struct sl_policy_errors *errs = NULL;
 	struct sl_match_compiled mc;
-	struct sl_policy *p = NULL;
-	json_t *rule, *doc = NULL;
-	const char *in_port = NULL;
-	char *text = NULL;
-	int ret = -EINVAL;
+	const char *in_port;
+	int ret;
 
 	memset(f, 0, sizeof(*f));
-	if (filter == NULL)
-		return 0;
-	if (!json_is_object(filter)) {
-		dp_errf(err, err_size, "filter: not an object");
-		return -EINVAL;
-	}
-	for (size_t i = 0; i < RTE_DIM(filter_refused); i++) {
-		if (json_object_get(filter, filter_refused[i]) != NULL) {
-			dp_errf(err, err_size, "filter.%s: not a filter "
-				"field (src, dst, proto, sport, dport, "
-				"in_port, vlan, tcp_flags)", filter_refused[i]);
-			return -EINVAL;
-		}
-	}
-	if (json_object_get(filter, "in_port") != NULL) {
-		int idx;
+	ret = sl_watch_filter_compile(filter, &mc, &in_port, err, err_size);
+	if (ret != 0)
+		return ret;
+	if (in_port != NULL) {
+		int idx = c->policy != NULL ?
+			  sl_policy_find_port(c->policy, in_port) : -1;
 
-		in_port = json_string_value(json_object_get(filter, "in_port"));
-		idx = in_port != NULL && c->policy != NULL ?
-		      sl_policy_find_port(c->policy, in_port) : -1;
 		if (idx < 0) {
 			dp_errf(err, err_size, "filter.in_port: not a port of "
 				"the policy in force");
 			return -EINVAL;
 		}
 		f->in_port = c->port_of[idx];
-	}
-
-	/* The filter as the one rule of an otherwise empty policy. */
-	rule = json_deep_copy(filter);
-	if (rule != NULL) {
-		json_object_del(rule, "in_port");
-		json_object_set_new(rule, "action", json_string("accept"));
-		doc = json_pack("{s:i, s:[o]}", "version", SL_POLICY_VERSION,
-				"rules", rule);
-	}
-	text = doc != NULL ? json_dumps(doc, JSON_COMPACT) : NULL;
-	errs = malloc(sizeof(*errs));
-	if (text == NULL || errs == NULL) {
-		dp_errf(err, err_size, "out of memory");
-		ret = -ENOMEM;
-		goto out;
-	}
-	ret = sl_policy_from_json_str(text, &p, errs);
-	if (ret == -EINVAL && errs->count > 0) {
-		const struct sl_policy_error *e = &errs->list[0];
-		const char *path = e->path;
-
-		if (strncmp(path, "rules[0].", 9) == 0)
-			path += 9;
-		dp_errf(err, err_size, "filter.%s: %s", path, e->message);
-		goto out;
-	}
-	if (ret == 0)
-		ret = sl_match_compile(p, 0, &mc);
-	if (ret != 0) {
-		dp_errf(err, err_size, "filter: %s", strerror(-ret));
-		goto out;
 	}
 	f->fields = mc.fields | (in_port != NULL ? SL_MATCH_IN_PORT : 0);
 	f->family = mc.family;
@@ -132,12 +79,7 @@ compile_filter(const json_t *filter, const struct dp_control *c,
 	f->vlan = mc.vlan;
 	f->tcp_flags = mc.tcp_flags;
 	f->tcp_flags_mask = mc.tcp_flags_mask;
-out:
-	sl_policy_free(p);
-	free(errs);
-	free(text);
-	json_decref(doc);
-	return ret;
+	return 0;
 }
 
 /* An optional integer member in [lo, hi], dflt when absent. */
@@ -481,181 +423,30 @@ dp_watch_trace_json(const struct dp_watch *w, const struct dp_control *c)
 }
 
 /* ------------------------------------------------------------------------
- * Capture -> pcapng (the IETF draft "PCAP Next Generation Dump File
- * Format"): host byte order, which readers learn from the SHB's magic.
+ * Capture -> pcapng (sluice/pcapng.h)
  */
-
-#define PCAPNG_SHB		0x0A0D0D0Au
-#define PCAPNG_IDB		0x00000001u
-#define PCAPNG_EPB		0x00000006u
-#define PCAPNG_BOM		0x1A2B3C4Du
-#define PCAPNG_LINKTYPE_ETHERNET 1
-#define PCAPNG_OPT_END		0
-#define PCAPNG_OPT_IF_NAME	2
-#define PCAPNG_OPT_IF_TSRESOL	9
-#define PCAPNG_OPT_SHB_USERAPPL	4
-
-/* A growing buffer with a sticky error: writes after a failure do
- * nothing, and the caller checks err once at the end. */
-struct pcapng_buf {
-	uint8_t *p;
-	size_t len;
-	size_t cap;
-	int err;
-};
-
-/* n zeroed bytes at the end; NULL (and err) when out of memory. */
-static uint8_t *
-pb_room(struct pcapng_buf *b, size_t n)
-{
-	uint8_t *at;
-
-	if (b->err != 0)
-		return NULL;
-	if (b->len + n > b->cap) {
-		size_t cap = b->cap ? b->cap : 4096;
-		uint8_t *p;
-
-		while (cap < b->len + n)
-			cap *= 2;
-		p = realloc(b->p, cap);
-		if (p == NULL) {
-			b->err = -ENOMEM;
-			return NULL;
-		}
-		b->p = p;
-		b->cap = cap;
-	}
-	at = b->p + b->len;
-	memset(at, 0, n);
-	b->len += n;
-	return at;
-}
-
-static void
-pb_put(struct pcapng_buf *b, const void *src, size_t n)
-{
-	uint8_t *at = pb_room(b, n);
-
-	if (at != NULL && n > 0)
-		memcpy(at, src, n);
-}
-
-static void
-pb_u16(struct pcapng_buf *b, uint16_t v)
-{
-	pb_put(b, &v, sizeof(v));
-}
-
-static void
-pb_u32(struct pcapng_buf *b, uint32_t v)
-{
-	pb_put(b, &v, sizeof(v));
-}
-
-/* Zero bytes up to the next 32-bit boundary after n bytes. */
-static void
-pb_pad(struct pcapng_buf *b, size_t n)
-{
-	pb_room(b, (4 - n % 4) % 4);
-}
-
-/* One option: code, length, value padded to 32 bits. */
-static void
-pb_opt(struct pcapng_buf *b, uint16_t code, const void *v, uint16_t len)
-{
-	pb_u16(b, code);
-	pb_u16(b, len);
-	pb_put(b, v, len);
-	pb_pad(b, len);
-}
-
-/* Open a block: its type and a length filled in by pb_end_block. */
-static size_t
-pb_block(struct pcapng_buf *b, uint32_t type)
-{
-	size_t start = b->len;
-
-	pb_u32(b, type);
-	pb_u32(b, 0);
-	return start;
-}
-
-/* Close the block that starts at start: its length at both ends. */
-static void
-pb_end_block(struct pcapng_buf *b, size_t start)
-{
-	uint32_t total = (uint32_t)(b->len - start + 4);
-
-	pb_u32(b, total);
-	if (b->err == 0)
-		memcpy(b->p + start + 4, &total, sizeof(total));
-}
-
-/* The Section Header Block and one Ethernet interface named ifname. */
-static void
-pcapng_head(struct pcapng_buf *b, const char *ifname)
-{
-	static const char appl[] = "sluice-dataplane";
-	uint8_t tsresol = 9;	/* timestamps in nanoseconds */
-	size_t start;
-
-	start = pb_block(b, PCAPNG_SHB);
-	pb_u32(b, PCAPNG_BOM);
-	pb_u16(b, 1);		/* version 1.0 */
-	pb_u16(b, 0);
-	pb_u32(b, UINT32_MAX);	/* section length: -1, not given */
-	pb_u32(b, UINT32_MAX);
-	pb_opt(b, PCAPNG_OPT_SHB_USERAPPL, appl, sizeof(appl) - 1);
-	pb_opt(b, PCAPNG_OPT_END, NULL, 0);
-	pb_end_block(b, start);
-
-	start = pb_block(b, PCAPNG_IDB);
-	pb_u16(b, PCAPNG_LINKTYPE_ETHERNET);
-	pb_u16(b, 0);		/* reserved */
-	pb_u32(b, DP_WATCH_SNAPLEN);
-	pb_opt(b, PCAPNG_OPT_IF_NAME, ifname, (uint16_t)strlen(ifname));
-	pb_opt(b, PCAPNG_OPT_IF_TSRESOL, &tsresol, 1);
-	pb_opt(b, PCAPNG_OPT_END, NULL, 0);
-	pb_end_block(b, start);
-}
-
-/* An Enhanced Packet Block on interface 0. */
-static void
-pcapng_packet(struct pcapng_buf *b, uint64_t ts_ns, const struct dp_cap_rec *r,
-	      const uint8_t *data)
-{
-	size_t start = pb_block(b, PCAPNG_EPB);
-
-	pb_u32(b, 0);
-	pb_u32(b, (uint32_t)(ts_ns >> 32));
-	pb_u32(b, (uint32_t)ts_ns);
-	pb_u32(b, r->cap_len);
-	pb_u32(b, r->orig_len);
-	pb_put(b, data, r->cap_len);
-	pb_pad(b, r->cap_len);
-	pb_end_block(b, start);
-}
 
 int
 dp_watch_pcapng(const struct dp_watch *w, const struct dp_control *c,
 		uint8_t **buf, size_t *len, unsigned int *packets)
 {
-	struct pcapng_buf b = { 0 };
+	struct sl_pcapng b = { 0 };
 	uint64_t *order;
 	long n = merge(w, &order);
 	int ret;
 
 	if (n < 0)
 		return -ENOMEM;
-	pcapng_head(&b, port_name(c, w->cap_port));
+	sl_pcapng_head(&b, "sluice-dataplane", port_name(c, w->cap_port),
+		       DP_WATCH_SNAPLEN);
 	for (long i = 0; i < n; i++) {
 		const struct dp_watch_lane *l = &w->lane[order[i] >> 32];
 		uint32_t k = (uint32_t)order[i];
 		const struct dp_cap_rec *r = (const struct dp_cap_rec *)l->recs + k;
 
-		pcapng_packet(&b, wall_ns(w, r->tsc), r,
-			      l->data + (size_t)k * DP_WATCH_SNAPLEN);
+		sl_pcapng_packet(&b, wall_ns(w, r->tsc),
+				 l->data + (size_t)k * DP_WATCH_SNAPLEN,
+				 r->cap_len, r->orig_len);
 	}
 	free(order);
 	ret = b.err;

@@ -688,7 +688,10 @@ post_trace(struct sd_call *c)
 {
 	json_t *msg = watch_request(c, SD_TRACE_COUNT_MAX);
 
-	if (msg != NULL)
+	if (msg != NULL && c->sd->backend != NULL &&
+	    c->sd->backend->trace != NULL)
+		c->sd->backend->trace(c->sd, c, msg);
+	else if (msg != NULL)
 		sd_defer(c, "trace", msg, watch_timeout(msg), trace_done);
 }
 
@@ -729,6 +732,9 @@ post_capture(struct sd_call *c)
 			"the name of a port");
 	} else if (sl_policy_find_port(c->sd->st.policy, port) < 0) {
 		sd_fail(c, 422, "invalid", "port", "no port named %s", port);
+	} else if (c->sd->backend != NULL && c->sd->backend->capture != NULL) {
+		c->sd->backend->capture(c->sd, c, msg);
+		return;
 	} else {
 		sd_defer(c, "capture", msg, watch_timeout(msg), capture_done);
 		return;

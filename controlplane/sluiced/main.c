@@ -450,7 +450,14 @@ run_loop(struct sluiced *sd, int sigfd)
 {
 	for (;;) {
 		struct epoll_event ev[16];
+		/* Before the API runs, so that a call the backend resumes
+		 * is answered in this turn. */
+		int bt = sd->backend != NULL && sd->backend->tick != NULL ?
+			 sd->backend->tick(sd) : -1;
 		int timeout = sd_api_run(sd), t, n;
+
+		if (bt >= 0 && (timeout < 0 || bt < timeout))
+			timeout = bt;
 
 		if (sd->dp.sync_wanted) {
 			sd->dp.sync_wanted = false;
@@ -546,6 +553,8 @@ main(int argc, char **argv)
 	/* Waiting HTTP requests get their error before the servers stop. */
 	sd_dp_close(&sd, "sluiced is stopping");
 	sd_shared_abort(&sd, "sluiced is stopping");
+	if (sd.backend != NULL && sd.backend->abort != NULL)
+		sd.backend->abort(&sd, "sluiced is stopping");
 	sd_api_run(&sd);
 	sd_api_stop(&sd);
 	sd_cluster_stop(&sd);

@@ -60,6 +60,7 @@ struct sd_options {
 
 struct sluiced;
 struct sd_err;
+struct sd_call;
 
 /*
  * A datapath that sluiced drives in-process (the XDP backend, xdp.c)
@@ -82,6 +83,19 @@ struct sd_backend {
 	json_t *(*status)(struct sluiced *sd);
 	/* Stop: the program stays attached and pinned. */
 	void (*stop)(struct sluiced *sd);
+	/* POST /v1/trace, body checked by the handler (count, timeout_ms,
+	 * filter; msg is taken): fails c at once, or suspends it and
+	 * resumes it from tick() with the packets. */
+	void (*trace)(struct sluiced *sd, struct sd_call *c, json_t *msg);
+	/* POST /v1/capture, the same way (msg has the port, a port of the
+	 * policy in force); the reply is the pcapng file. */
+	void (*capture)(struct sluiced *sd, struct sd_call *c, json_t *msg);
+	/* Every loop turn, before the API runs: finish what is due.
+	 * Returns ms to the next deadline, or -1. */
+	int (*tick)(struct sluiced *sd);
+	/* Stopping: fail the calls it holds (504, why), before the API's
+	 * last turn. */
+	void (*abort)(struct sluiced *sd, const char *why);
 	void *priv;
 };
 

@@ -18,11 +18,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "sluice/drop_reason.h"
 #include "xdp_compile.h"
 #include "xdp_loader.h"
+#include "xdp_trace.h"
 
+#include "api.h"
 #include "log.h"
 #include "sluiced.h"
 
@@ -36,6 +39,16 @@ struct sd_xdp {
 	enum sl_xdp_mode mode[SD_XDP_DEVS_MAX];
 	uint64_t applied_generation;
 	char last_error[512];
+	/* The trace or capture in progress (one at a time: the program has
+	 * one budget and one filter); tc NULL: none. */
+	struct sl_xdp_trace *ring;	/* opened at the first one */
+	struct sd_call *tc;
+	bool tcapture;
+	json_t *tpackets;		/* trace: the packets so far */
+	struct sl_xdp_trace_rec *trecs;	/* capture: tcount records */
+	char tport[IF_NAMESIZE];	/* capture: the port */
+	uint32_t tcount, tgot;
+	int64_t tdeadline_ms;
 };
 
 static int
@@ -155,10 +168,241 @@ xdp_status(struct sluiced *sd)
 					       : json_null());
 }
 
+/* ------------------------------------------------------------------------
+ * Trace and capture (POST /v1/trace, /v1/capture): arm the program's
+ * trace, gather records from its ring buffer as the loop turns (the ring's
+ * epoll fd is in the loop's set while one runs), reply when count records
+ * came or at the deadline: the packets as JSON, or a pcapng file of their
+ * first SL_XDP_TRACE_SNAP bytes.
+ */
+
+static int64_t
+mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* A record from the ring: into the reply of the watch in progress, or
+ * dropped (one left over from a watch that ended, or from an earlier
+ * sluiced). */
+static int
+on_trace_rec(void *ctx, const struct sl_xdp_trace_rec *r)
+{
+	struct sd_xdp *b = ctx;
+
+	if (b->tc == NULL || b->tgot >= b->tcount)
+		return 0;
+	if (b->tcapture)
+		b->trecs[b->tgot] = *r;
+	else
+		json_array_append_new(b->tpackets, sl_xdp_trace_json(b->x, r));
+	b->tgot++;
+	return 0;
+}
+
+/* The capture's records as the reply's pcapng file. */
+static void
+capture_reply(struct sd_call *c, struct sd_xdp *b)
+{
+	uint8_t *buf;
+	size_t len;
+
+	if (sl_xdp_trace_pcapng(b->trecs, b->tgot, b->tport, &buf, &len) != 0) {
+		sd_fail(c, 503, "out_of_memory", NULL, "out of memory");
+		return;
+	}
+	c->text = (char *)buf;
+	c->text_len = len;
+	c->status = 200;
+	c->content_type = "application/x-pcapng";
+	c->disposition = "attachment; filename=\"capture.pcapng\"";
+}
+
+static void
+watch_clear(struct sd_xdp *b)
+{
+	json_decref(b->tpackets);
+	free(b->trecs);
+	b->tpackets = NULL;
+	b->trecs = NULL;
+	b->tc = NULL;
+}
+
+/* Disarm, take what the ring still holds, reply and resume. */
+static void
+watch_finish(struct sluiced *sd, struct sd_xdp *b)
+{
+	struct sd_call *c = b->tc;
+	uint64_t lost = 0;
+	json_t *reply;
+	int ret;
+
+	ret = sl_xdp_trace_disarm(b->x, &lost);
+	sl_xdp_trace_consume(b->ring);
+	sd_loop_del(sd, sl_xdp_trace_epoll_fd(b->ring));
+	if (ret != 0) {
+		sd_fail(c, 503, "dataplane_error", NULL, "cannot disarm the "
+			"XDP trace: %s", strerror(-ret));
+	} else if (b->tcapture) {
+		capture_reply(c, b);
+	} else {
+		reply = json_pack("{s:I, s:O}", "generation",
+				  (json_int_t)sd->st.policy->generation,
+				  "packets", b->tpackets);
+		if (lost > 0)
+			json_object_set_new(reply, "lost",
+					    json_integer((json_int_t)lost));
+		sd_reply(c, 200, reply);
+	}
+	watch_clear(b);
+	sd_resume(c);
+}
+
+/* port: a capture's port (NULL: a trace). */
+static void
+watch_start(struct sluiced *sd, struct sd_call *c, json_t *msg,
+	    const char *port)
+{
+	struct sd_xdp *b = sd->backend->priv;
+	struct sl_xdp_trace_filter f;
+	char err[512], field[64];
+	int ret;
+
+	if (b->tc != NULL) {
+		sd_fail(c, 409, "busy", NULL, "a %s is in progress (the XDP "
+			"backend takes one trace or capture at a time); try "
+			"again when it ends, within %lld ms",
+			b->tcapture ? "capture" : "trace",
+			(long long)(b->tdeadline_ms - mono_ms()));
+		return;
+	}
+	if (sl_xdp_trace_filter(json_object_get(msg, "filter"),
+				sd->st.policy, &f, err, sizeof(err)) != 0) {
+		/* "filter.dport: ..." names its field */
+		size_t n = strcspn(err, ":");
+
+		snprintf(field, sizeof(field), "%.*s", (int)n, err);
+		sd_fail(c, 422, "invalid", field, "%s", err);
+		return;
+	}
+	b->tcapture = port != NULL;
+	if (port != NULL) {
+		unsigned int ifindex = if_nametoindex(port);
+
+		if (ifindex == 0) {
+			sd_fail(c, 422, "invalid", "port", "no interface named "
+				"%s on this host", port);
+			return;
+		}
+		/* Packets that came in by the port (the filter's in_port,
+		 * if it names another, leaves none, as on the DPDK path). */
+		if ((f.fields & SL_XDP_TF_IN_PORT) && f.ifindex != ifindex)
+			ifindex = 0;
+		f.fields |= SL_XDP_TF_IN_PORT;
+		f.ifindex = ifindex;
+		snprintf(b->tport, sizeof(b->tport), "%s", port);
+	}
+	if (b->ring == NULL) {
+		ret = sl_xdp_trace_open(b->x, on_trace_rec, b, &b->ring);
+		if (ret != 0) {
+			sd_fail(c, 503, "dataplane_error", NULL, "cannot open "
+				"the XDP trace ring: %s", strerror(-ret));
+			return;
+		}
+	}
+	sl_xdp_trace_consume(b->ring);	/* leftovers: dropped, b->tc NULL */
+	b->tcount = (uint32_t)json_integer_value(json_object_get(msg, "count"));
+	b->tgot = 0;
+	if (b->tcapture)
+		b->trecs = calloc(b->tcount, sizeof(*b->trecs));
+	else
+		b->tpackets = json_array();
+	if (b->tcapture ? b->trecs == NULL : b->tpackets == NULL) {
+		watch_clear(b);
+		sd_fail(c, 503, "out_of_memory", NULL, "out of memory");
+		return;
+	}
+	ret = sl_xdp_trace_arm(b->x, &f, b->tcount);
+	if (ret == 0)
+		ret = sd_loop_add(sd, sl_xdp_trace_epoll_fd(b->ring));
+	if (ret != 0) {
+		sl_xdp_trace_disarm(b->x, NULL);
+		watch_clear(b);
+		sd_fail(c, 503, "dataplane_error", NULL, "cannot arm the XDP "
+			"trace: %s", strerror(-ret));
+		return;
+	}
+	b->tc = c;
+	b->tdeadline_ms = mono_ms() + json_integer_value(
+		json_object_get(msg, "timeout_ms"));
+	sd_suspend(c);
+}
+
+/* Stopping: the watch in progress gets the DPDK path's answer to a
+ * request the dataplane link dropped. */
+static void
+xdp_abort(struct sluiced *sd, const char *why)
+{
+	struct sd_xdp *b = sd->backend->priv;
+	struct sd_call *c = b->tc;
+
+	if (c == NULL)
+		return;
+	sl_xdp_trace_disarm(b->x, NULL);
+	sd_loop_del(sd, sl_xdp_trace_epoll_fd(b->ring));
+	watch_clear(b);
+	sd_fail(c, 504, "timeout", NULL, "%s", why);
+	sd_resume(c);
+}
+
+static void
+xdp_trace(struct sluiced *sd, struct sd_call *c, json_t *msg)
+{
+	watch_start(sd, c, msg, NULL);
+	json_decref(msg);
+}
+
+static void
+xdp_capture(struct sluiced *sd, struct sd_call *c, json_t *msg)
+{
+	watch_start(sd, c, msg, json_string_value(json_object_get(msg,
+								  "port")));
+	json_decref(msg);
+}
+
+static int
+xdp_tick(struct sluiced *sd)
+{
+	struct sd_xdp *b = sd->backend->priv;
+	int64_t left;
+
+	if (b->tc == NULL)
+		return -1;
+	sl_xdp_trace_consume(b->ring);
+	left = b->tdeadline_ms - mono_ms();
+	if (b->tgot >= b->tcount || left <= 0) {
+		watch_finish(sd, b);
+		return -1;
+	}
+	return (int)left;
+}
+
 static void
 xdp_stop(struct sluiced *sd)
 {
 	struct sd_xdp *b = sd->backend->priv;
+
+	/* xdp_abort() answered the watch in progress; one left here (a
+	 * stop without it) ends unanswered, and the program emits nothing
+	 * more. */
+	if (b->tc != NULL) {
+		sl_xdp_trace_disarm(b->x, NULL);
+		watch_clear(b);
+	}
+	sl_xdp_trace_close(b->ring);
 
 	/* Descriptors only: the pinned program, maps and links stay. */
 	sl_xdp_close(b->x);
@@ -174,6 +418,10 @@ static struct sd_backend xdp_backend = {
 	.stats = xdp_stats,
 	.status = xdp_status,
 	.stop = xdp_stop,
+	.trace = xdp_trace,
+	.capture = xdp_capture,
+	.tick = xdp_tick,
+	.abort = xdp_abort,
 };
 
 /* --xdp-dev IF[,IF...] into b->devs. */
@@ -255,6 +503,9 @@ sd_xdp_start(struct sluiced *sd)
 			b->mode[i] == SL_XDP_MODE_NATIVE ? "native" : "generic",
 			b->adopted ? " (pinned attachment adopted)" : "");
 	}
+	/* A trace an earlier sluiced left armed (killed mid-trace) ends
+	 * here: nobody reads its records. */
+	sl_xdp_trace_disarm(b->x, NULL);
 	xdp_backend.priv = b;
 	sd->backend = &xdp_backend;
 	ret = xdp_apply(sd, p);

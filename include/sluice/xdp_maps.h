@@ -423,4 +423,82 @@ struct sl_xdp_verdict {
 	__u16 pad;
 };
 
+/*
+ * Trace (docs/xdp.md, "Trace"): opt-in records of packets through a ring
+ * buffer.  sl_trace (one slot) holds the budget and the filter; while
+ * budget <= 0 the program pays an inlined array lookup, one load and a
+ * branch per packet and emits nothing.  User space writes the filter, then the budget (the filter is
+ * whole before a packet can see a positive budget); each matching packet
+ * takes one unit with an atomic fetch-and-add and only a packet that took
+ * a positive one emits, so at most `budget` records are produced.
+ * Disarming writes 0.  Records go to sl_tring (BPF_MAP_TYPE_RINGBUF); a
+ * packet that finds the ring full is counted in sl_trace.lost and gives
+ * its unit back (a later packet takes it).
+ */
+#define SL_XDP_PIN_TRACE	"sl_trace"
+#define SL_XDP_PIN_TRING	"sl_tring"
+#define SL_XDP_TRING_SIZE	(1u << 20)	/* bytes: ~3,400 records */
+/* Bytes of the frame a record keeps (the snap length of an XDP capture). */
+#define SL_XDP_TRACE_SNAP	256
+
+/* sl_xdp_trace_filter.fields: the fields of dp_watch_filter
+ * (dataplane/watch.h), with the same meaning. */
+#define SL_XDP_TF_IN_PORT	0x001u
+#define SL_XDP_TF_VLAN		0x002u
+#define SL_XDP_TF_IP		0x004u	/* takes IP packets only */
+#define SL_XDP_TF_SRC		0x008u
+#define SL_XDP_TF_DST		0x010u
+#define SL_XDP_TF_PROTO		0x020u
+#define SL_XDP_TF_SPORT		0x040u
+#define SL_XDP_TF_DPORT		0x080u
+#define SL_XDP_TF_TCP_FLAGS	0x100u
+
+struct sl_xdp_trace_filter {
+	__u32 fields;		/* SL_XDP_TF_* */
+	__u32 ifindex;		/* in_port */
+	/* network order, pre-masked: (addr & mask) == want, word by word;
+	 * an IPv4 address is in word 0 */
+	__u32 src_want[4], src_mask[4];
+	__u32 dst_want[4], dst_mask[4];
+	__u16 sport_lo, sport_hi;
+	__u16 dport_lo, dport_hi;
+	__u16 vlan;
+	__u8 family;		/* 4, 6; 0: any */
+	__u8 proto;
+	__u8 tcp_flags;
+	__u8 tcp_flags_mask;
+	__u8 pad[2];
+};
+
+struct sl_xdp_trace_ctl {
+	__s64 budget;		/* records still to emit; <= 0: off */
+	__u64 lost;		/* records the full ring refused */
+	struct sl_xdp_trace_filter f;
+};
+
+/* One traced packet, after the program decided its fate. */
+struct sl_xdp_trace_rec {
+	__u64 ts_ns;		/* bpf_ktime_get_ns() */
+	__u64 generation;	/* of the set in force when it was emitted */
+	__u32 ifindex;		/* ingress */
+	__u32 rule;		/* index; n_rules: default; SL_XDP_NO_RULE */
+	__u32 len;		/* frame bytes */
+	__u32 cpu;
+	__u16 cap_len;		/* bytes of the frame in data (the first) */
+	__u16 target;		/* steer target index, or SL_XDP_NO_TARGET */
+	__u16 l3_off;		/* where the IP header starts in data */
+	__u16 sport, dport;	/* as the firewall saw them */
+	__u8 xdp_action;	/* XDP_DROP, XDP_PASS, XDP_REDIRECT */
+	__u8 reason;		/* enum sl_drop_reason */
+	__u8 action;		/* enum sl_action_type of the rule, or 0 */
+	__u8 route;		/* enum sl_xdp_rt_reason, or SL_XDP_RT_NONE */
+	__u8 steer;		/* enum sl_xdp_st_reason, or SL_XDP_RT_NONE */
+	__u8 family;		/* 4, 6; 0: not judged as IP */
+	__u8 proto;
+	__u8 ct;		/* 0 new, 1 established, 3 invalid; 0xff: ct off */
+	__u8 set;		/* the set whose rule index this is */
+	__u8 pad[3];
+	__u8 data[SL_XDP_TRACE_SNAP];
+};
+
 #endif /* SLUICE_XDP_MAPS_H */

@@ -41,7 +41,7 @@ ERROR_CODES = {
     401: {"unauthorized"},
     404: {"not_found"},
     405: {"method_not_allowed"},
-    409: {"conflict", "exists", "not_clustered"},
+    409: {"conflict", "exists", "not_clustered", "busy"},
     411: {"length_required"},
     413: {"too_large"},
     415: {"unsupported_media_type"},
