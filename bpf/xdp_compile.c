@@ -14,21 +14,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "sluice/errf.h"
 #include "sluice/maglev.h"
 
 #include "xdp_compile.h"
-
-static void
-errf(char *err, size_t size, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err == NULL || size == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, size, fmt, ap);
-	va_end(ap);
-}
 
 static inline void
 bm_set(struct sl_xdp_bitmap *b, uint32_t rule)
@@ -71,20 +60,20 @@ action_supported(const struct sl_policy *p, const struct sl_action *a,
 	case SL_ACTION_STEER:
 		break;
 	default:
-		errf(err, err_size, "%s.action: %s is not implemented in the "
+		sl_errf(err, err_size, "%s.action: %s is not implemented in the "
 		     "XDP backend yet; use the DPDK backend", where,
 		     sl_action_name(a->type));
 		return -ENOTSUP;
 	}
 	gi = sl_policy_find_group(p, a->group);
 	if (gi < 0) {
-		errf(err, err_size, "%s.action: steer: no group %s", where,
+		sl_errf(err, err_size, "%s.action: steer: no group %s", where,
 		     a->group ? a->group : "(none)");
 		return -EINVAL;
 	}
 	g = &p->groups[gi];
 	if (g->cluster) {
-		errf(err, err_size, "%s.action: steer to cluster group %s: its "
+		sl_errf(err, err_size, "%s.action: steer to cluster group %s: its "
 		     "targets are the live cluster members, which sluiced "
 		     "derives for the DPDK dataplane only; the XDP backend does "
 		     "not follow cluster membership yet; use the DPDK backend",
@@ -95,7 +84,7 @@ action_supported(const struct sl_policy *p, const struct sl_action *a,
 		return 0;
 	seen[gi] = true;
 	if (++*n_groups > SL_XDP_GROUPS_MAX) {
-		errf(err, err_size, "%s.action: steer to group %s: more than %u "
+		sl_errf(err, err_size, "%s.action: steer to group %s: more than %u "
 		     "groups steered to, the XDP backend holds at most %u",
 		     where, g->name, SL_XDP_GROUPS_MAX, SL_XDP_GROUPS_MAX);
 		return -E2BIG;
@@ -103,7 +92,7 @@ action_supported(const struct sl_policy *p, const struct sl_action *a,
 	*entries += (g->table_size + SL_XDP_MAG_CHUNK - 1) / SL_XDP_MAG_CHUNK *
 		    (uint64_t)SL_XDP_MAG_CHUNK;
 	if (*entries > SL_XDP_MAG_ENTRIES_MAX) {
-		errf(err, err_size, "%s.action: steer to group %s: the Maglev "
+		sl_errf(err, err_size, "%s.action: steer to group %s: the Maglev "
 		     "tables of the steered groups hold more than %u entries "
 		     "together, the XDP backend's limit (smaller table_size)",
 		     where, g->name, SL_XDP_MAG_ENTRIES_MAX);
@@ -138,7 +127,7 @@ replicate_supported(const struct sl_policy *p, const struct sl_action *a,
 
 	gi = sl_policy_find_group(p, a->group);
 	if (gi < 0) {
-		errf(err, err_size, "%s.action: replicate: no group %s", where,
+		sl_errf(err, err_size, "%s.action: replicate: no group %s", where,
 		     a->group ? a->group : "(none)");
 		return -EINVAL;
 	}
@@ -146,7 +135,7 @@ replicate_supported(const struct sl_policy *p, const struct sl_action *a,
 	for (size_t t = 0; t < g->n_targets; t++) {
 		if (g->targets[t].kind == SL_TARGET_PORT)
 			continue;
-		errf(err, err_size, "%s.action: replicate to group %s: "
+		sl_errf(err, err_size, "%s.action: replicate to group %s: "
 		     "targets[%zu] is a %s tunnel, and the XDP backend "
 		     "replicates only to local ports (no %s encapsulation of "
 		     "copies in XDP yet); use the DPDK backend", where, g->name,
@@ -156,7 +145,7 @@ replicate_supported(const struct sl_policy *p, const struct sl_action *a,
 	}
 	if (g->cluster && g->member.kind != SL_TARGET_PORT &&
 	    g->member.kind != SL_TARGET_NONE) {
-		errf(err, err_size, "%s.action: replicate to cluster group %s: "
+		sl_errf(err, err_size, "%s.action: replicate to cluster group %s: "
 		     "its members are %s tunnels, and the XDP backend "
 		     "replicates only to local ports; use the DPDK backend",
 		     where, g->name, sl_target_kind_name(g->member.kind));
@@ -166,7 +155,7 @@ replicate_supported(const struct sl_policy *p, const struct sl_action *a,
 		if (b->group[k] == gi && b->copies[k] == a->copies)
 			return 0;
 	if (b->n == SL_XDP_RTABS_MAX) {
-		errf(err, err_size, "%s.action: replicate to group %s: more "
+		sl_errf(err, err_size, "%s.action: replicate to group %s: more "
 		     "than %u distinct (group, copies) pairs, the XDP backend "
 		     "holds at most %u", where, g->name, SL_XDP_RTABS_MAX,
 		     SL_XDP_RTABS_MAX);
@@ -178,7 +167,7 @@ replicate_supported(const struct sl_policy *p, const struct sl_action *a,
 		       SL_XDP_MAG_CHUNK - 1) / SL_XDP_MAG_CHUNK *
 		      SL_XDP_MAG_CHUNK;
 	if (b->entries > SL_XDP_REP_ENTRIES_MAX) {
-		errf(err, err_size, "%s.action: replicate to group %s: the "
+		sl_errf(err, err_size, "%s.action: replicate to group %s: the "
 		     "replica tables (table_size x copies entries each) hold "
 		     "more than %u entries together, the XDP backend's limit "
 		     "(smaller table_size or fewer copies)", where, g->name,
@@ -199,7 +188,7 @@ sl_xdp_policy_supported(const struct sl_policy *p, char *err, size_t err_size)
 	int ret = 0;
 
 	if (p->n_rules > SL_XDP_RULES_MAX) {
-		errf(err, err_size, "rules: %zu rules, the XDP backend holds at "
+		sl_errf(err, err_size, "rules: %zu rules, the XDP backend holds at "
 		     "most %u", p->n_rules, SL_XDP_RULES_MAX);
 		return -E2BIG;
 	}
@@ -207,7 +196,7 @@ sl_xdp_policy_supported(const struct sl_policy *p, char *err, size_t err_size)
 		const struct sl_rule *r = &p->rules[i];
 
 		if (r->match.fields & SL_MATCH_PAYLOAD) {
-			errf(err, err_size, "rules[%zu].payload: payload "
+			sl_errf(err, err_size, "rules[%zu].payload: payload "
 			     "(Hyperscan) rules cannot run in XDP; use the DPDK "
 			     "backend, which drives this NIC through its "
 			     "af_xdp port (devargs net_af_xdp0,iface=IF)", i);
@@ -215,7 +204,7 @@ sl_xdp_policy_supported(const struct sl_policy *p, char *err, size_t err_size)
 		}
 		if ((r->match.fields & SL_MATCH_CT) && !p->settings.ct_enabled) {
 			/* as the DPDK backend says (dp_policy_check_supported) */
-			errf(err, err_size, "rules[%zu].ct: needs connection "
+			sl_errf(err, err_size, "rules[%zu].ct: needs connection "
 			     "tracking (settings.conntrack.enabled)", i);
 			return -ENOTSUP;
 		}
@@ -500,7 +489,7 @@ build_inport(struct sl_xdp_image *img, const struct sl_match_compiled *mc,
 				break;
 		if (k == n) {
 			if (n == SL_XDP_INPORT_MAX) {
-				errf(err, err_size, "rules[%u].in_port: more "
+				sl_errf(err, err_size, "rules[%u].in_port: more "
 				     "than %u interfaces named in in_port", i,
 				     SL_XDP_INPORT_MAX - 1);
 				free(e);
@@ -680,14 +669,14 @@ build_tunnel(struct sl_xdp_tunnel *t, const struct sl_group *sg, size_t i,
 	    (fam != SL_FAMILY_IPV4 && fam != SL_FAMILY_IPV6) ||
 	    (tg->local.family != SL_FAMILY_NONE && tg->local.family != fam) ||
 	    (udp && tg->vni > SL_POLICY_VNI_MAX)) {
-		errf(err, err_size, "groups: %s: targets[%zu]: cannot build "
+		sl_errf(err, err_size, "groups: %s: targets[%zu]: cannot build "
 		     "its tunnel: %s", sg->name, i, strerror(EINVAL));
 		return -EINVAL;
 	}
 	if (tg->local.family != SL_FAMILY_NONE) {
 		memcpy(t->local, tg->local.addr, alen);
 	} else if (tunnel_source(&tg->remote, t->local) != 0) {
-		errf(err, err_size, "groups: %s: targets[%zu]: no outer source "
+		sl_errf(err, err_size, "groups: %s: targets[%zu]: no outer source "
 		     "address: give `local`, or a route to the remote out of "
 		     "an interface with an address of its family", sg->name, i);
 		return -EADDRNOTAVAIL;
@@ -858,7 +847,7 @@ build_steer(struct sl_xdp_image *img, const struct sl_policy *p,
 		ret = sl_maglev_build(mt, sg->n_targets, sg->table_size,
 				      p->settings.flow_hash_seed, table);
 		if (ret < 0) {
-			errf(err, err_size, "groups: %s: Maglev table: %s",
+			sl_errf(err, err_size, "groups: %s: Maglev table: %s",
 			     sg->name, strerror(-ret));
 			goto out;
 		}
@@ -1013,7 +1002,7 @@ build_replicate(struct sl_xdp_image *img, const struct sl_policy *p,
 		ret = sl_maglev_build(mt, sg->n_targets, sg->table_size,
 				      p->settings.flow_hash_seed, table);
 		if (ret < 0) {
-			errf(err, err_size, "groups: %s: Maglev table: %s",
+			sl_errf(err, err_size, "groups: %s: Maglev table: %s",
 			     sg->name, strerror(-ret));
 			goto out;
 		}
@@ -1101,7 +1090,7 @@ sl_xdp_compile(const struct sl_policy *p, const uint32_t *ifindex_of,
 	ret = -ENOMEM;
 	if (!img->rules || !img->bm || !img->pidx || !mc || !live ||
 	    !rule_ifindex) {
-		errf(err, err_size, "out of memory for %u rules", img->n_rules);
+		sl_errf(err, err_size, "out of memory for %u rules", img->n_rules);
 		goto fail;
 	}
 
@@ -1109,7 +1098,7 @@ sl_xdp_compile(const struct sl_policy *p, const uint32_t *ifindex_of,
 		const struct sl_rule *r = &p->rules[i];
 
 		if (sl_match_compile(p, i, &mc[i]) != 0) {
-			errf(err, err_size, "rules[%u]: cannot compile the "
+			sl_errf(err, err_size, "rules[%u]: cannot compile the "
 			     "match", i);
 			ret = -EINVAL;
 			goto fail;
@@ -1165,7 +1154,7 @@ sl_xdp_compile(const struct sl_policy *p, const uint32_t *ifindex_of,
 	return 0;
 fail:
 	if (ret == -ENOMEM && err != NULL && err[0] == '\0')
-		errf(err, err_size, "out of memory");
+		sl_errf(err, err_size, "out of memory");
 	free(mc);
 	free(live);
 	free(rule_ifindex);

@@ -19,6 +19,7 @@
 #include <linux/if_link.h>
 
 #include "sluice/conntrack.h"
+#include "sluice/errf.h"
 #include "sluice_xdp.skel.h"
 #include "xdp_compile.h"
 #include "xdp_loader.h"
@@ -141,18 +142,6 @@ static int tc_attach(struct sl_xdp *x, const char *ifname, char *err,
 static void tc_detach(struct sl_xdp *x, const char *ifname);
 static int write_ctl(const struct sl_xdp *x, const struct sl_xdp_ctl *ctl);
 
-static void
-errf(char *err, size_t size, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err == NULL || size == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, size, fmt, ap);
-	va_end(ap);
-}
-
 static int
 quiet_print(enum libbpf_print_level level, const char *fmt, va_list ap)
 {
@@ -200,7 +189,7 @@ adopt(struct sl_xdp *x, char *err, size_t err_size)
 	if (x->prog_fd < 0) {
 		int ret = -errno;
 
-		errf(err, err_size, "cannot open the pinned program %s: %s",
+		sl_errf(err, err_size, "cannot open the pinned program %s: %s",
 		     path, strerror(-ret));
 		return ret;
 	}
@@ -209,7 +198,7 @@ adopt(struct sl_xdp *x, char *err, size_t err_size)
 	if (x->tc_prog_fd < 0) {
 		int ret = -errno;
 
-		errf(err, err_size, "the program pinned under %s has no TC "
+		sl_errf(err, err_size, "the program pinned under %s has no TC "
 		     "program %s (%s): detach it and remove %s, then attach "
 		     "again", x->pin_root, SL_XDP_PIN_TC_PROG, strerror(-ret),
 		     x->pin_root);
@@ -221,7 +210,7 @@ adopt(struct sl_xdp *x, char *err, size_t err_size)
 		if (x->map_fd[m] < 0) {
 			int ret = -errno;
 
-			errf(err, err_size, "the program pinned under %s has no "
+			sl_errf(err, err_size, "the program pinned under %s has no "
 			     "map %s (%s): detach it and remove %s, then "
 			     "attach again", x->pin_root, map_names[m],
 			     strerror(-ret), x->pin_root);
@@ -242,7 +231,7 @@ load(struct sl_xdp *x, const struct sl_xdp_opts *o, char *err, size_t err_size)
 	x->skel = sluice_xdp__open();
 	if (x->skel == NULL) {
 		ret = -errno;
-		errf(err, err_size, "cannot open the XDP object: %s",
+		sl_errf(err, err_size, "cannot open the XDP object: %s",
 		     strerror(-ret));
 		return ret;
 	}
@@ -251,14 +240,14 @@ load(struct sl_xdp *x, const struct sl_xdp_opts *o, char *err, size_t err_size)
 	ret = bpf_map__set_max_entries(x->skel->maps.sl_ct, o->ct_size ?
 				       o->ct_size : SL_XDP_CT_DEFAULT_SIZE);
 	if (ret != 0) {
-		errf(err, err_size, "cannot size the flow table: %s",
+		sl_errf(err, err_size, "cannot size the flow table: %s",
 		     strerror(-ret));
 		return ret;
 	}
 	if (x->pin_root[0] != '\0') {
 		ret = mkdir_p(x->pin_root);
 		if (ret != 0) {
-			errf(err, err_size, "cannot create the pin root %s: %s",
+			sl_errf(err, err_size, "cannot create the pin root %s: %s",
 			     x->pin_root, strerror(-ret));
 			return ret;
 		}
@@ -274,7 +263,7 @@ load(struct sl_xdp *x, const struct sl_xdp_opts *o, char *err, size_t err_size)
 			pin_path(x, map_names[m], path, sizeof(path));
 			ret = bpf_map__set_pin_path(map, path);
 			if (ret != 0) {
-				errf(err, err_size, "cannot pin %s: %s", path,
+				sl_errf(err, err_size, "cannot pin %s: %s", path,
 				     strerror(-ret));
 				return ret;
 			}
@@ -282,7 +271,7 @@ load(struct sl_xdp *x, const struct sl_xdp_opts *o, char *err, size_t err_size)
 	}
 	ret = sluice_xdp__load(x->skel);
 	if (ret != 0) {
-		errf(err, err_size, "the kernel refused the XDP program: %s%s",
+		sl_errf(err, err_size, "the kernel refused the XDP program: %s%s",
 		     strerror(-ret), o->verbose ? "" :
 		     " (run with --verbose for the verifier log)");
 		return ret;
@@ -292,7 +281,7 @@ load(struct sl_xdp *x, const struct sl_xdp_opts *o, char *err, size_t err_size)
 	for (int m = 0; m < M_N; m++) {
 		map = bpf_object__find_map_by_name(x->skel->obj, map_names[m]);
 		if (map == NULL) {
-			errf(err, err_size, "the XDP object has no map %s",
+			sl_errf(err, err_size, "the XDP object has no map %s",
 			     map_names[m]);
 			return -ENOENT;
 		}
@@ -302,7 +291,7 @@ load(struct sl_xdp *x, const struct sl_xdp_opts *o, char *err, size_t err_size)
 		pin_path(x, SL_XDP_PIN_PROG, path, sizeof(path));
 		ret = bpf_program__pin(x->skel->progs.sluice_xdp, path);
 		if (ret != 0) {
-			errf(err, err_size, "cannot pin the program at %s: %s",
+			sl_errf(err, err_size, "cannot pin the program at %s: %s",
 			     path, strerror(-ret));
 			return ret;
 		}
@@ -311,7 +300,7 @@ load(struct sl_xdp *x, const struct sl_xdp_opts *o, char *err, size_t err_size)
 		unlink(path);
 		ret = bpf_program__pin(x->skel->progs.sluice_tc_rep, path);
 		if (ret != 0) {
-			errf(err, err_size, "cannot pin the TC program at %s: %s",
+			sl_errf(err, err_size, "cannot pin the TC program at %s: %s",
 			     path, strerror(-ret));
 			return ret;
 		}
@@ -343,7 +332,7 @@ sl_xdp_open(const struct sl_xdp_opts *o, struct sl_xdp **out, char *err,
 	if (o->pin_root != NULL) {
 		if (strlen(o->pin_root) >= sizeof(x->pin_root) - 32) {
 			free(x);
-			errf(err, err_size, "pin root too long");
+			sl_errf(err, err_size, "pin root too long");
 			return -ENAMETOOLONG;
 		}
 		snprintf(x->pin_root, sizeof(x->pin_root), "%s", o->pin_root);
@@ -436,7 +425,7 @@ tx_add(const struct sl_xdp *x, unsigned int ifindex, const char *ifname,
 	if (bpf_map_update_elem(x->map_fd[M_TX], &key, &val, 0) != 0) {
 		int ret = -errno;
 
-		errf(err, err_size, "cannot add %s to the egress map sl_tx: %s",
+		sl_errf(err, err_size, "cannot add %s to the egress map sl_tx: %s",
 		     ifname, strerror(-ret));
 		return ret;
 	}
@@ -468,7 +457,7 @@ adopt_link(struct sl_xdp *x, const char *path, const char *ifname,
 	    bpf_link_update(fd, x->prog_fd, NULL) != 0) {
 		int ret = -errno;
 
-		errf(err, err_size, "cannot switch %s to this program: %s",
+		sl_errf(err, err_size, "cannot switch %s to this program: %s",
 		     ifname, strerror(-ret));
 		close(fd);
 		return ret;
@@ -498,14 +487,14 @@ sl_xdp_attach(struct sl_xdp *x, const char *ifname, bool generic_only,
 	int fd;
 
 	if (ifindex == 0) {
-		errf(err, err_size, "no interface %s", ifname);
+		sl_errf(err, err_size, "no interface %s", ifname);
 		return -ENODEV;
 	}
 	for (unsigned int i = 0; i < x->n_links; i++)
 		if (strcmp(x->links[i].ifname, ifname) == 0)
 			return 0;
 	if (x->n_links == LINKS_MAX) {
-		errf(err, err_size, "at most %d interfaces per handle",
+		sl_errf(err, err_size, "at most %d interfaces per handle",
 		     LINKS_MAX);
 		return -ENOSPC;
 	}
@@ -532,7 +521,7 @@ sl_xdp_attach(struct sl_xdp *x, const char *ifname, bool generic_only,
 			break;
 		fd = -errno;
 		if (fd == -EBUSY || fd == -EEXIST) {
-			errf(err, err_size, "another XDP program is attached to "
+			sl_errf(err, err_size, "another XDP program is attached to "
 			     "%s (ip link set dev %s xdp off removes it)",
 			     ifname, ifname);
 			return -EBUSY;
@@ -544,14 +533,14 @@ sl_xdp_attach(struct sl_xdp *x, const char *ifname, bool generic_only,
 				strerror(-fd));
 	}
 	if (fd < 0) {
-		errf(err, err_size, "cannot attach to %s: %s", ifname,
+		sl_errf(err, err_size, "cannot attach to %s: %s", ifname,
 		     strerror(-fd));
 		return fd;
 	}
 	if (x->pin_root[0] != '\0' && bpf_obj_pin(fd, path) != 0) {
 		int ret = -errno;
 
-		errf(err, err_size, "cannot pin the attachment at %s: %s",
+		sl_errf(err, err_size, "cannot pin the attachment at %s: %s",
 		     path, strerror(-ret));
 		bpf_link_detach(fd);
 		close(fd);
@@ -601,7 +590,7 @@ sl_xdp_detach(struct sl_xdp *x, const char *ifname, char *err,
 			found = true;
 	}
 	if (!found || fd < 0) {
-		errf(err, err_size, "sluice is not attached to %s", ifname);
+		sl_errf(err, err_size, "sluice is not attached to %s", ifname);
 		if (fd >= 0)
 			close(fd);
 		return -ENOENT;
@@ -700,7 +689,7 @@ tc_attach(struct sl_xdp *x, const char *ifname, char *err, size_t err_size)
 	int ret;
 
 	if (ifindex == 0) {
-		errf(err, err_size, "no interface %s", ifname);
+		sl_errf(err, err_size, "no interface %s", ifname);
 		return -ENODEV;
 	}
 	ret = bpf_tc_hook_create(&hook);
@@ -714,13 +703,13 @@ tc_attach(struct sl_xdp *x, const char *ifname, char *err, size_t err_size)
 		if (ret == 0 && q.prog_id == prog_id_of(x->tc_prog_fd))
 			return 0;
 	} else {
-		errf(err, err_size, "cannot add a clsact qdisc to %s for the "
+		sl_errf(err, err_size, "cannot add a clsact qdisc to %s for the "
 		     "replicate TC program: %s", ifname, strerror(-ret));
 		return ret;
 	}
 	ret = bpf_tc_attach(&hook, &a);
 	if (ret != 0) {
-		errf(err, err_size, "cannot attach the replicate TC program "
+		sl_errf(err, err_size, "cannot attach the replicate TC program "
 		     "to %s ingress: %s", ifname, strerror(-ret));
 		return ret;
 	}
@@ -770,7 +759,7 @@ sl_xdp_set_routing(struct sl_xdp *x, bool on, char *err, size_t err_size)
 		ret = write_ctl(x, &ctl);
 	}
 	if (ret != 0)
-		errf(err, err_size, "cannot write sl_ctl: %s", strerror(-ret));
+		sl_errf(err, err_size, "cannot write sl_ctl: %s", strerror(-ret));
 	return ret;
 }
 
@@ -1100,7 +1089,7 @@ sl_xdp_apply(struct sl_xdp *x, const struct sl_policy *p,
 		goto out;
 	ret = read_ctl(x, &ctl);
 	if (ret != 0) {
-		errf(err, err_size, "cannot read sl_ctl: %s", strerror(-ret));
+		sl_errf(err, err_size, "cannot read sl_ctl: %s", strerror(-ret));
 		goto out;
 	}
 	old = ctl.active & 1;
@@ -1117,21 +1106,21 @@ sl_xdp_apply(struct sl_xdp *x, const struct sl_policy *p,
 				     m == M_TUN ? (img->n_tun ? img->n_tun : 1) : 0);
 		if (fd[m] < 0) {
 			ret = -errno;
-			errf(err, err_size, "cannot create map %s: %s",
+			sl_errf(err, err_size, "cannot create map %s: %s",
 			     map_names[m], strerror(-ret));
 			goto out;
 		}
 	}
 	ret = fill_set(img, fd);
 	if (ret != 0) {
-		errf(err, err_size, "cannot write the policy maps: %s",
+		sl_errf(err, err_size, "cannot write the policy maps: %s",
 		     strerror(-ret));
 		goto out;
 	}
 	for (int m = 0; m < M_SET_N; m++) {
 		if (bpf_map_update_elem(x->map_fd[m], &next, &fd[m], 0) != 0) {
 			ret = -errno;
-			errf(err, err_size, "cannot install map %s: %s",
+			sl_errf(err, err_size, "cannot install map %s: %s",
 			     map_names[m], strerror(-ret));
 			goto out;
 		}
@@ -1152,7 +1141,7 @@ sl_xdp_apply(struct sl_xdp *x, const struct sl_policy *p,
 		ret = write_ctl(x, &ctl);
 	}
 	if (ret != 0) {
-		errf(err, err_size, "cannot write sl_ctl: %s", strerror(-ret));
+		sl_errf(err, err_size, "cannot write sl_ctl: %s", strerror(-ret));
 		goto out;
 	}
 	/* 3. a grace period: writing an outer map slot makes the kernel wait
@@ -1160,7 +1149,7 @@ sl_xdp_apply(struct sl_xdp *x, const struct sl_policy *p,
 	 * packet is still judged by the old set. */
 	if (bpf_map_update_elem(x->map_fd[M_RULES], &next, &fd[M_RULES], 0) != 0) {
 		ret = -errno;
-		errf(err, err_size, "cannot wait for the switch: %s",
+		sl_errf(err, err_size, "cannot wait for the switch: %s",
 		     strerror(-ret));
 		goto out;
 	}
@@ -1168,7 +1157,7 @@ sl_xdp_apply(struct sl_xdp *x, const struct sl_policy *p,
 	if (had_policy)
 		ret = carry_counters(x, &ctl, old, img, fd[M_RULES]);
 	if (ret != 0)
-		errf(err, err_size, "policy applied, but carrying the rule "
+		sl_errf(err, err_size, "policy applied, but carrying the rule "
 		     "counters failed: %s", strerror(-ret));
 out:
 	for (int m = 0; m < M_SET_N; m++)

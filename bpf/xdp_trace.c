@@ -16,21 +16,10 @@
 #include <linux/bpf.h>
 
 #include "sluice/drop_reason.h"
+#include "sluice/errf.h"
 #include "sluice/pcapng.h"
 #include "sluice/watch_filter.h"
 #include "xdp_trace.h"
-
-static void
-errf(char *err, size_t size, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err == NULL || size == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, size, fmt, ap);
-	va_end(ap);
-}
 
 /* ------------------------------------------------------------------------
  * Filter
@@ -75,13 +64,13 @@ sl_xdp_trace_filter(const json_t *filter, const struct sl_policy *policy,
 					 : -1;
 
 		if (idx < 0) {
-			errf(err, err_size, "filter.in_port: not a port of the "
+			sl_errf(err, err_size, "filter.in_port: not a port of the "
 			     "policy in force");
 			return -EINVAL;
 		}
 		f->ifindex = if_nametoindex(policy->ports[idx].name);
 		if (f->ifindex == 0) {
-			errf(err, err_size, "filter.in_port: no interface "
+			sl_errf(err, err_size, "filter.in_port: no interface "
 			     "named %s on this host", in_port);
 			return -EINVAL;
 		}

@@ -22,7 +22,7 @@ bind_policy(struct dp_control *c, struct dp_config *cfg,
 	int ret;
 
 	if (saved == NULL) {
-		dp_errf(err, err_size, "out of memory");
+		sl_errf(err, err_size, "out of memory");
 		return -ENOMEM;
 	}
 	*saved = *cfg;
@@ -69,7 +69,7 @@ dp_control_adopt(struct dp_control *c, struct dp_config *cfg,
 	int ret = -EEXIST;
 
 	if (c->policy != NULL)
-		dp_errf(err, err_size, "a policy is already in force");
+		sl_errf(err, err_size, "a policy is already in force");
 	else
 		ret = bind_policy(c, cfg, p, err, err_size);
 	if (ret != 0) {
@@ -214,7 +214,7 @@ dp_control_apply(struct dp_control *c, struct sl_policy *p, char *err,
 	int ret;
 
 	if (c->policy == NULL || c->run == NULL) {
-		dp_errf(err, err_size, "no policy in force to replace");
+		sl_errf(err, err_size, "no policy in force to replace");
 		sl_policy_free(p);
 		return -ENOENT;
 	}

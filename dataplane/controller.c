@@ -265,7 +265,7 @@ decode_policy(const char *body, size_t len, struct sl_policy **out,
 	int ret;
 
 	if (errs == NULL) {
-		dp_errf(err, err_size, "out of memory");
+		sl_errf(err, err_size, "out of memory");
 		return -ENOMEM;
 	}
 	ret = sl_policy_from_json_buf(body, len, out, errs);
@@ -286,7 +286,7 @@ decode_policy(const char *body, size_t len, struct sl_policy **out,
 			snprintf(err + used, err_size - used,
 				 " (and %u more)", n - DP_CTL_ERRORS_QUOTED);
 	} else if (ret != 0) {
-		dp_errf(err, err_size, "policy: %s", strerror(-ret));
+		sl_errf(err, err_size, "policy: %s", strerror(-ret));
 	}
 	free(errs);
 	return ret;

@@ -222,7 +222,7 @@ build_acl(const struct fw_gen *g, int family, struct rte_acl_ctx **out,
 	ctx = rte_acl_create(&prm);
 	buf = calloc(n_acl, rule_size);
 	if (ctx == NULL || buf == NULL) {
-		dp_errf(err, err_size, "cannot allocate an ACL context of %u "
+		sl_errf(err, err_size, "cannot allocate an ACL context of %u "
 			"rules", n_acl);
 		rte_acl_free(ctx);
 		free(buf);
@@ -257,7 +257,7 @@ build_acl(const struct fw_gen *g, int family, struct rte_acl_ctx **out,
 	ret = rte_acl_add_rules(ctx, (struct rte_acl_rule *)buf, added);
 	free(buf);
 	if (ret != 0) {
-		dp_errf(err, err_size, "rte_acl_add_rules: %s", strerror(-ret));
+		sl_errf(err, err_size, "rte_acl_add_rules: %s", strerror(-ret));
 		rte_acl_free(ctx);
 		return ret;
 	}
@@ -268,7 +268,7 @@ build_acl(const struct fw_gen *g, int family, struct rte_acl_ctx **out,
 	       sizeof(cfg.defs[0]) * cfg.num_fields);
 	ret = rte_acl_build(ctx, &cfg);
 	if (ret != 0) {
-		dp_errf(err, err_size, "rte_acl_build (IPv%d, %u rules): %s",
+		sl_errf(err, err_size, "rte_acl_build (IPv%d, %u rules): %s",
 			family, added, strerror(-ret));
 		rte_acl_free(ctx);
 		return ret;
@@ -324,7 +324,7 @@ build_hyperscan(struct fw_gen *g, const struct sl_policy *p, char *err,
 
 	g->hs_rule = calloc(n, sizeof(*g->hs_rule));
 	if (!exprs || !owned || !flags || !ids || !g->hs_rule) {
-		dp_errf(err, err_size, "out of memory");
+		sl_errf(err, err_size, "out of memory");
 		ret = -ENOMEM;
 		goto out;
 	}
@@ -352,21 +352,21 @@ build_hyperscan(struct fw_gen *g, const struct sl_policy *p, char *err,
 			     &g->hs_db, &cerr) != HS_SUCCESS) {
 		int bad = cerr->expression;
 
-		dp_errf(err, err_size, "rules[%u].payload: %s",
+		sl_errf(err, err_size, "rules[%u].payload: %s",
 			bad >= 0 ? g->hs_rule[bad] : 0, cerr->message);
 		hs_free_compile_error(cerr);
 		ret = -EINVAL;
 		goto out;
 	}
 	if (hs_alloc_scratch(g->hs_db, &g->scratch[0]) != HS_SUCCESS) {
-		dp_errf(err, err_size, "cannot allocate Hyperscan scratch");
+		sl_errf(err, err_size, "cannot allocate Hyperscan scratch");
 		ret = -ENOMEM;
 		goto out;
 	}
 	for (uint16_t w = 1; w < g->nb_workers; w++) {
 		if (hs_clone_scratch(g->scratch[0], &g->scratch[w]) !=
 		    HS_SUCCESS) {
-			dp_errf(err, err_size, "cannot clone Hyperscan scratch");
+			sl_errf(err, err_size, "cannot clone Hyperscan scratch");
 			ret = -ENOMEM;
 			goto out;
 		}
@@ -395,7 +395,7 @@ fw_build(const struct sl_policy *p, const uint16_t *port_of,
 	struct fw_gen *g = calloc(1, sizeof(*g));
 
 	if (g == NULL || nb_workers == 0 || nb_workers > FW_WORKERS_MAX) {
-		dp_errf(err, err_size, g ? "bad worker count %u"
+		sl_errf(err, err_size, g ? "bad worker count %u"
 					 : "out of memory", nb_workers);
 		free(g);
 		return NULL;
@@ -411,7 +411,7 @@ fw_build(const struct sl_policy *p, const uint16_t *port_of,
 					  (g->n_rules + 1),
 				  RTE_CACHE_LINE_SIZE);
 	if (!g->rules || !g->rule_ids || !g->counters || !g->carried) {
-		dp_errf(err, err_size, "out of memory for %u rules",
+		sl_errf(err, err_size, "out of memory for %u rules",
 			g->n_rules);
 		goto fail;
 	}
@@ -421,7 +421,7 @@ fw_build(const struct sl_policy *p, const uint16_t *port_of,
 		struct fw_rule *r = &g->rules[i];
 
 		if (sl_match_compile(p, i, &r->match) != 0) {
-			dp_errf(err, err_size, "rules[%u]: cannot compile the "
+			sl_errf(err, err_size, "rules[%u]: cannot compile the "
 				"match", i);
 			goto fail;
 		}

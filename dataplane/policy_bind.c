@@ -42,7 +42,7 @@ bind_one(const struct sl_port *sp, uint16_t *id, char *err, size_t err_size)
 
 	if (sp->has_dpdk_port) {
 		if (!rte_eth_dev_is_valid_port(sp->dpdk_port)) {
-			dp_errf(err, err_size, "port %s: dpdk_port %u was not "
+			sl_errf(err, err_size, "port %s: dpdk_port %u was not "
 				"probed (%u ports available)", sp->name,
 				sp->dpdk_port, rte_eth_dev_count_avail());
 			return -EINVAL;
@@ -51,7 +51,7 @@ bind_one(const struct sl_port *sp, uint16_t *id, char *err, size_t err_size)
 		return 0;
 	}
 	if (sp->devargs == NULL) {
-		dp_errf(err, err_size, "port %s: needs dpdk_port or devargs",
+		sl_errf(err, err_size, "port %s: needs dpdk_port or devargs",
 			sp->name);
 		return -EINVAL;
 	}
@@ -60,7 +60,7 @@ bind_one(const struct sl_port *sp, uint16_t *id, char *err, size_t err_size)
 		return 0;
 	ret = rte_dev_probe(sp->devargs);
 	if (ret != 0 || rte_eth_dev_get_port_by_name(name, id) != 0) {
-		dp_errf(err, err_size, "port %s: cannot probe '%s': %s",
+		sl_errf(err, err_size, "port %s: cannot probe '%s': %s",
 			sp->name, sp->devargs,
 			ret ? rte_strerror(-ret) : "no ethdev of that name");
 		return -EINVAL;
@@ -85,7 +85,7 @@ probe_twin(const struct sl_port *sp, uint16_t port, struct dp_config *cfg,
 
 	ret = rte_eth_macaddr_get(port, &mac);
 	if (ret != 0) {
-		dp_errf(err, err_size, "port %s: cannot read its MAC: %s",
+		sl_errf(err, err_size, "port %s: cannot read its MAC: %s",
 			sp->name, rte_strerror(-ret));
 		return -EINVAL;
 	}
@@ -96,7 +96,7 @@ probe_twin(const struct sl_port *sp, uint16_t port, struct dp_config *cfg,
 	if (rte_eth_dev_get_port_by_name(name, &twin) != 0) {
 		ret = rte_dev_probe(devargs);
 		if (ret != 0 || rte_eth_dev_get_port_by_name(name, &twin) != 0) {
-			dp_errf(err, err_size, "port %s: cannot create its "
+			sl_errf(err, err_size, "port %s: cannot create its "
 				"kernel twin (TAP interface %s): %s; is there "
 				"already an interface of that name, and "
 				"/dev/net/tun?", sp->name, sp->name,
@@ -105,7 +105,7 @@ probe_twin(const struct sl_port *sp, uint16_t port, struct dp_config *cfg,
 		}
 	}
 	if (cfg->nb_ports >= RTE_MAX_ETHPORTS) {
-		dp_errf(err, err_size, "port %s: no room for its twin",
+		sl_errf(err, err_size, "port %s: no room for its twin",
 			sp->name);
 		return -EINVAL;
 	}
@@ -124,7 +124,7 @@ dp_policy_bind(const struct sl_policy *p, struct dp_config *cfg,
 	if (p->n_ports == 0)
 		return 0;
 	if (cfg->ports_given || cfg->xconnect_given) {
-		dp_errf(err, err_size, "the policy lists ports: --ports and "
+		sl_errf(err, err_size, "the policy lists ports: --ports and "
 			"--xconnect would contradict it");
 		return -EINVAL;
 	}
@@ -133,7 +133,7 @@ dp_policy_bind(const struct sl_policy *p, struct dp_config *cfg,
 			return -EINVAL;
 		for (size_t j = 0; j < i; j++) {
 			if (port_of[j] == port_of[i]) {
-				dp_errf(err, err_size, "ports %s and %s are "
+				sl_errf(err, err_size, "ports %s and %s are "
 					"the same DPDK port %u",
 					p->ports[j].name, p->ports[i].name,
 					port_of[i]);
@@ -170,7 +170,7 @@ dp_policy_check_supported(const struct sl_policy *p, char *err,
 	if (!p->settings.ct_enabled) {
 		for (size_t i = 0; i < p->n_rules; i++) {
 			if (p->rules[i].match.fields & SL_MATCH_CT) {
-				dp_errf(err, err_size, "rules[%zu].ct: needs "
+				sl_errf(err, err_size, "rules[%zu].ct: needs "
 					"connection tracking "
 					"(settings.conntrack.enabled)", i);
 				return -ENOTSUP;
@@ -200,12 +200,12 @@ dp_policy_same_ports(const struct sl_policy *a, const struct sl_policy *b,
 		       (x->peer == NULL || strcmp(x->peer, y->peer) == 0);
 	}
 	if (!same) {
-		dp_errf(err, err_size, "the ports changed: restart the "
+		sl_errf(err, err_size, "the ports changed: restart the "
 			"dataplane to apply a new port layout");
 		return -EINVAL;
 	}
 	if ((a->n_groups == 0) != (b->n_groups == 0)) {
-		dp_errf(err, err_size, "groups: a policy with groups shares "
+		sl_errf(err, err_size, "groups: a policy with groups shares "
 			"mbufs between copies, which the ports must be set up "
 			"for: restart the dataplane to add the first group or "
 			"remove the last");
@@ -214,7 +214,7 @@ dp_policy_same_ports(const struct sl_policy *a, const struct sl_policy *b,
 	if (a->settings.rt_kernel_table != b->settings.rt_kernel_table ||
 	    a->settings.rt_max_routes_ipv4 != b->settings.rt_max_routes_ipv4 ||
 	    a->settings.rt_max_routes_ipv6 != b->settings.rt_max_routes_ipv6) {
-		dp_errf(err, err_size, "settings.routing (kernel_table or "
+		sl_errf(err, err_size, "settings.routing (kernel_table or "
 			"table sizes) changed: restart the dataplane to apply "
 			"them");
 		return -EINVAL;
@@ -222,7 +222,7 @@ dp_policy_same_ports(const struct sl_policy *a, const struct sl_policy *b,
 	if (a->settings.ct_enabled != b->settings.ct_enabled ||
 	    a->settings.ct_size != b->settings.ct_size ||
 	    a->settings.flow_hash_seed != b->settings.flow_hash_seed) {
-		dp_errf(err, err_size, "settings.conntrack or the flow hash "
+		sl_errf(err, err_size, "settings.conntrack or the flow hash "
 			"seed changed: restart the dataplane to apply them");
 		return -EINVAL;
 	}

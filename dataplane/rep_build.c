@@ -28,7 +28,7 @@ build_group(struct rep_group *g, const struct sl_group *sg,
 			    sizeof(*g->targets));
 	g->table = rte_malloc("sl_maglev", sizeof(*g->table) * g->size, 0);
 	if (mt == NULL || ids == NULL || g->targets == NULL || g->table == NULL) {
-		dp_errf(err, err_size, "group %s: out of memory", sg->name);
+		sl_errf(err, err_size, "group %s: out of memory", sg->name);
 		goto out;
 	}
 	for (size_t i = 0; i < sg->n_targets; i++) {
@@ -53,7 +53,7 @@ build_group(struct rep_group *g, const struct sl_group *sg,
 
 		if (st->local.family == SL_FAMILY_NONE &&
 		    (source == NULL || source(source_arg, &st->remote, src) != 0)) {
-			dp_errf(err, err_size, "groups: %s: targets[%zu]: no "
+			sl_errf(err, err_size, "groups: %s: targets[%zu]: no "
 				"outer source address: give `local`, or a route "
 				"to the remote out of a port with an address of "
 				"its family", sg->name, i);
@@ -62,7 +62,7 @@ build_group(struct rep_group *g, const struct sl_group *sg,
 		}
 		ret = encap_tunnel_init(&t->tun, st, src, 0);
 		if (ret != 0) {
-			dp_errf(err, err_size, "groups: %s: targets[%zu]: "
+			sl_errf(err, err_size, "groups: %s: targets[%zu]: "
 				"cannot build its tunnel: %s", sg->name, i,
 				strerror(-ret));
 			goto out;
@@ -70,7 +70,7 @@ build_group(struct rep_group *g, const struct sl_group *sg,
 	}
 	ret = sl_maglev_build(mt, sg->n_targets, g->size, seed, g->table);
 	if (ret < 0) {
-		dp_errf(err, err_size, "groups: %s: Maglev table: %s",
+		sl_errf(err, err_size, "groups: %s: Maglev table: %s",
 			sg->name, strerror(-ret));
 		goto out;
 	}
@@ -90,14 +90,14 @@ rep_build(const struct sl_policy *p, const uint16_t *port_of,
 	struct rep_gen *r = calloc(1, sizeof(*r));
 
 	if (r == NULL) {
-		dp_errf(err, err_size, "out of memory");
+		sl_errf(err, err_size, "out of memory");
 		return NULL;
 	}
 	r->seed = p->settings.flow_hash_seed;
 	r->n_groups = (uint32_t)p->n_groups;
 	r->groups = calloc(p->n_groups ? p->n_groups : 1, sizeof(*r->groups));
 	if (r->groups == NULL) {
-		dp_errf(err, err_size, "out of memory");
+		sl_errf(err, err_size, "out of memory");
 		rep_free(r);
 		return NULL;
 	}

@@ -59,7 +59,7 @@ compile_filter(const json_t *filter, const struct dp_control *c,
 			  sl_policy_find_port(c->policy, in_port) : -1;
 
 		if (idx < 0) {
-			dp_errf(err, err_size, "filter.in_port: not a port of "
+			sl_errf(err, err_size, "filter.in_port: not a port of "
 				"the policy in force");
 			return -EINVAL;
 		}
@@ -95,7 +95,7 @@ get_uint(const json_t *req, const char *key, uint64_t lo, uint64_t hi,
 	}
 	if (!json_is_integer(v) || json_integer_value(v) < (json_int_t)lo ||
 	    (uint64_t)json_integer_value(v) > hi) {
-		dp_errf(err, err_size, "%s: not an integer in [%" PRIu64
+		sl_errf(err, err_size, "%s: not an integer in [%" PRIu64
 			", %" PRIu64 "]", key, lo, hi);
 		return -EINVAL;
 	}
@@ -134,7 +134,7 @@ dp_watch_new(enum dp_watch_kind kind, const json_t *req,
 			  sl_policy_find_port(c->policy, name) : -1;
 
 		if (idx < 0) {
-			dp_errf(err, err_size, "port: %s", name == NULL ?
+			sl_errf(err, err_size, "port: %s", name == NULL ?
 				"a capture needs the name of a port" :
 				"not a port of the policy in force");
 			return NULL;
@@ -169,7 +169,7 @@ dp_watch_new(enum dp_watch_kind kind, const json_t *req,
 	return w;
 nomem:
 	dp_watch_free(w);
-	dp_errf(err, err_size, "out of memory for %" PRIu64 " packets",
+	sl_errf(err, err_size, "out of memory for %" PRIu64 " packets",
 		count);
 	return NULL;
 }

@@ -19,6 +19,8 @@
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
 
+#include "sluice/errf.h"
+
 #include "netlink_internal.h"
 
 #define NL_EVENT_RCVBUF		(32 * 1024 * 1024)
@@ -253,18 +255,6 @@ nl_socket(int flags, uint32_t *portid)
 	return s;
 }
 
-static void
-nl_errf(char *err, size_t size, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err == NULL || size == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, size, fmt, ap);
-	va_end(ap);
-}
-
 struct sl_nl *
 sl_nl_open(uint32_t route_table, const struct sl_nl_handlers *h, char *err,
 	   size_t err_size)
@@ -276,7 +266,7 @@ sl_nl_open(uint32_t route_table, const struct sl_nl_handlers *h, char *err,
 
 	nl = calloc(1, sizeof(*nl));
 	if (nl == NULL) {
-		nl_errf(err, err_size, "netlink: out of memory");
+		sl_errf(err, err_size, "netlink: out of memory");
 		errno = ENOMEM;
 		return NULL;
 	}
@@ -289,7 +279,7 @@ sl_nl_open(uint32_t route_table, const struct sl_nl_handlers *h, char *err,
 	nl->reqbuf = malloc(NL_BUF_SIZE);
 	nl->m = nl_mirror_new();
 	if (nl->evbuf == NULL || nl->reqbuf == NULL || nl->m == NULL) {
-		nl_errf(err, err_size, "netlink: out of memory");
+		sl_errf(err, err_size, "netlink: out of memory");
 		e = ENOMEM;
 		goto fail;
 	}
@@ -298,7 +288,7 @@ sl_nl_open(uint32_t route_table, const struct sl_nl_handlers *h, char *err,
 	nl->ev = nl_socket(SOCK_NONBLOCK, NULL);
 	if (nl->req == NULL || nl->ev == NULL) {
 		e = errno;
-		nl_errf(err, err_size, "netlink: socket: %s", strerror(e));
+		sl_errf(err, err_size, "netlink: socket: %s", strerror(e));
 		goto fail;
 	}
 	/* Kernel error texts; acks without a copy of our request; dumps the
@@ -310,7 +300,7 @@ sl_nl_open(uint32_t route_table, const struct sl_nl_handlers *h, char *err,
 	if (setsockopt(mnl_socket_get_fd(nl->req), SOL_SOCKET, SO_RCVTIMEO,
 		       &tv, sizeof(tv)) < 0) {
 		e = errno;
-		nl_errf(err, err_size, "netlink: SO_RCVTIMEO: %s", strerror(e));
+		sl_errf(err, err_size, "netlink: SO_RCVTIMEO: %s", strerror(e));
 		goto fail;
 	}
 
@@ -325,7 +315,7 @@ sl_nl_open(uint32_t route_table, const struct sl_nl_handlers *h, char *err,
 	if (e == 0 && routes)
 		e = -nl_join(nl->ev, RTNLGRP_IPV6_ROUTE);
 	if (e != 0) {
-		nl_errf(err, err_size, "netlink: joining event groups: %s",
+		sl_errf(err, err_size, "netlink: joining event groups: %s",
 			strerror(e));
 		goto fail;
 	}
@@ -334,7 +324,7 @@ sl_nl_open(uint32_t route_table, const struct sl_nl_handlers *h, char *err,
 		nl_log(nl, "netlink: no nexthop object events (kernel < 5.3?)");
 	e = -sl_nl_set_event_rcvbuf(nl, NL_EVENT_RCVBUF);
 	if (e != 0) {
-		nl_errf(err, err_size, "netlink: event socket buffer: %s",
+		sl_errf(err, err_size, "netlink: event socket buffer: %s",
 			strerror(e));
 		goto fail;
 	}

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "sluice/errf.h"
 #include "sluice/watch_filter.h"
 
 /* Rule members a filter may not have: they are not about a packet's
@@ -17,18 +18,6 @@
 static const char *const filter_refused[] = {
 	"id", "comment", "action", "payload", "ct",
 };
-
-static void
-errf(char *err, size_t size, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err == NULL || size == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, size, fmt, ap);
-	va_end(ap);
-}
 
 int
 sl_watch_filter_compile(const json_t *filter, struct sl_match_compiled *mc,
@@ -46,13 +35,13 @@ sl_watch_filter_compile(const json_t *filter, struct sl_match_compiled *mc,
 	if (filter == NULL)
 		return 0;
 	if (!json_is_object(filter)) {
-		errf(err, err_size, "filter: not an object");
+		sl_errf(err, err_size, "filter: not an object");
 		return -EINVAL;
 	}
 	for (size_t i = 0; i < sizeof(filter_refused) / sizeof(*filter_refused);
 	     i++) {
 		if (json_object_get(filter, filter_refused[i]) != NULL) {
-			errf(err, err_size, "filter.%s: not a filter field "
+			sl_errf(err, err_size, "filter.%s: not a filter field "
 			     "(src, dst, proto, sport, dport, in_port, vlan, "
 			     "tcp_flags)", filter_refused[i]);
 			return -EINVAL;
@@ -62,7 +51,7 @@ sl_watch_filter_compile(const json_t *filter, struct sl_match_compiled *mc,
 		*in_port = json_string_value(json_object_get(filter,
 							     "in_port"));
 		if (*in_port == NULL) {
-			errf(err, err_size, "filter.in_port: not a port of "
+			sl_errf(err, err_size, "filter.in_port: not a port of "
 			     "the policy in force");
 			return -EINVAL;
 		}
@@ -78,7 +67,7 @@ sl_watch_filter_compile(const json_t *filter, struct sl_match_compiled *mc,
 	text = doc != NULL ? json_dumps(doc, JSON_COMPACT) : NULL;
 	errs = malloc(sizeof(*errs));
 	if (text == NULL || errs == NULL) {
-		errf(err, err_size, "out of memory");
+		sl_errf(err, err_size, "out of memory");
 		ret = -ENOMEM;
 		goto out;
 	}
@@ -88,14 +77,14 @@ sl_watch_filter_compile(const json_t *filter, struct sl_match_compiled *mc,
 
 		if (strncmp(path, "rules[0].", 9) == 0)
 			path += 9;
-		errf(err, err_size, "filter.%s: %s", path,
+		sl_errf(err, err_size, "filter.%s: %s", path,
 		     errs->list[0].message);
 		goto out;
 	}
 	if (ret == 0)
 		ret = sl_match_compile(p, 0, mc);
 	if (ret != 0)
-		errf(err, err_size, "filter: %s", strerror(-ret));
+		sl_errf(err, err_size, "filter: %s", strerror(-ret));
 out:
 	sl_policy_free(p);
 	free(errs);
