@@ -760,6 +760,45 @@ alloc_tunnels(struct sl_xdp_image *img, const struct sl_policy *p)
 }
 
 /*
+ * Group sg's Maglev table into table (sg->table_size entries), as
+ * rep_build() (dataplane/rep_build.c) builds it for the DPDK path: each
+ * target's identity, weight and state, the policy's seed, and a port
+ * target whose port has no interface on this host down.  ifindex[i] gets
+ * port target i's interface (0: none; a tunnel's entry is the caller's).
+ * mt and ids are scratch of SL_POLICY_TARGETS_MAX entries.  Returns the
+ * live targets, or -errno with err filled.
+ */
+static int
+group_table(const struct sl_policy *p, const struct sl_group *sg,
+	    const uint32_t *ifindex_of, struct sl_maglev_target *mt,
+	    char (*ids)[SL_MAGLEV_ID_MAX], __u32 *ifindex, uint16_t *table,
+	    char *err, size_t err_size)
+{
+	int ret;
+
+	for (size_t i = 0; i < sg->n_targets; i++) {
+		const struct sl_target *st = &sg->targets[i];
+		int port = st->kind == SL_TARGET_PORT ?
+			   sl_policy_find_port(p, st->port) : -1;
+
+		mt[i].id = ids[i];
+		mt[i].id_len = sl_maglev_target_identity(st, ids[i],
+							 sizeof(ids[i]));
+		mt[i].weight = st->weight;
+		mt[i].state = st->state;
+		ifindex[i] = port >= 0 && ifindex_of ? ifindex_of[port] : 0;
+		if (st->kind == SL_TARGET_PORT && ifindex[i] == 0)
+			mt[i].state = SL_TARGET_DOWN;	/* not on this host */
+	}
+	ret = sl_maglev_build(mt, sg->n_targets, sg->table_size,
+			      p->settings.flow_hash_seed, table);
+	if (ret < 0)
+		sl_errf(err, err_size, "groups: %s: Maglev table: %s",
+			sg->name, strerror(-ret));
+	return ret;
+}
+
+/*
  * The steered groups and their Maglev tables: what rep_build()
  * (dataplane/rep_build.c) builds for the DPDK path - the same identities,
  * weights and states, a port absent on this host down, the same size and
@@ -820,39 +859,22 @@ build_steer(struct sl_xdp_image *img, const struct sl_policy *p,
 		const struct sl_group *sg = &p->groups[img->group_of[k]];
 		struct sl_xdp_group *xg = &img->groups[k];
 
-		for (size_t i = 0; i < sg->n_targets; i++) {
-			const struct sl_target *st = &sg->targets[i];
-			int port = st->kind == SL_TARGET_PORT ?
-				   sl_policy_find_port(p, st->port) : -1;
-
-			mt[i].id = ids[i];
-			mt[i].id_len = sl_maglev_target_identity(st, ids[i],
-								 sizeof(ids[i]));
-			mt[i].weight = st->weight;
-			mt[i].state = st->state;
-			if (st->kind != SL_TARGET_PORT) {
-				/* a tunnel: sl_tun[n_tun] */
-				ret = build_tunnel(&img->tun[img->n_tun], sg, i,
-						   err, err_size);
-				if (ret != 0)
-					goto out;
-				xg->ifindex[i] = SL_XDP_TUN | img->n_tun++;
-				continue;
-			}
-			xg->ifindex[i] = port >= 0 && ifindex_of ?
-					 ifindex_of[port] : 0;
-			if (xg->ifindex[i] == 0)	/* not on this host */
-				mt[i].state = SL_TARGET_DOWN;
-		}
-		ret = sl_maglev_build(mt, sg->n_targets, sg->table_size,
-				      p->settings.flow_hash_seed, table);
-		if (ret < 0) {
-			sl_errf(err, err_size, "groups: %s: Maglev table: %s",
-			     sg->name, strerror(-ret));
+		ret = group_table(p, sg, ifindex_of, mt, ids, xg->ifindex,
+				  table, err, err_size);
+		if (ret < 0)
 			goto out;
-		}
 		xg->size = sg->table_size;
 		xg->n_live = (uint32_t)ret;
+		for (size_t i = 0; i < sg->n_targets; i++) {
+			if (sg->targets[i].kind == SL_TARGET_PORT)
+				continue;
+			/* a tunnel: sl_tun[n_tun] */
+			ret = build_tunnel(&img->tun[img->n_tun], sg, i, err,
+					   err_size);
+			if (ret != 0)
+				goto out;
+			xg->ifindex[i] = SL_XDP_TUN | img->n_tun++;
+		}
 		/* the tail of the last chunk names no target */
 		for (uint32_t e = sg->table_size;
 		     e % SL_XDP_MAG_CHUNK != 0; e++)
@@ -985,27 +1007,11 @@ build_replicate(struct sl_xdp_image *img, const struct sl_policy *p,
 		size_t n, n_chunks;
 		void *grown;
 
-		for (size_t i = 0; i < sg->n_targets; i++) {
-			const struct sl_target *st = &sg->targets[i];
-			int port = sl_policy_find_port(p, st->port);
-
-			mt[i].id = ids[i];
-			mt[i].id_len = sl_maglev_target_identity(st, ids[i],
-								 sizeof(ids[i]));
-			mt[i].weight = st->weight;
-			mt[i].state = st->state;
-			xg->ifindex[i] = port >= 0 && ifindex_of ?
-					 ifindex_of[port] : 0;
-			if (xg->ifindex[i] == 0)	/* not on this host */
-				mt[i].state = SL_TARGET_DOWN;
-		}
-		ret = sl_maglev_build(mt, sg->n_targets, sg->table_size,
-				      p->settings.flow_hash_seed, table);
-		if (ret < 0) {
-			sl_errf(err, err_size, "groups: %s: Maglev table: %s",
-			     sg->name, strerror(-ret));
+		/* port targets only (sl_xdp_policy_supported) */
+		ret = group_table(p, sg, ifindex_of, mt, ids, xg->ifindex,
+				  table, err, err_size);
+		if (ret < 0)
 			goto out;
-		}
 		xg->size = sg->table_size;
 		xg->n_live = (uint32_t)ret;
 		xg->want = (uint16_t)(xg->copies < xg->n_live ? xg->copies
