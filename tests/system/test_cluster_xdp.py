@@ -17,7 +17,9 @@ steers UDP to port 7001 into the cluster group "peers" of VXLAN members
 
 - with m1 and m2 alive, every flow reaches R VXLAN-encapsulated (VNI 42,
   from 10.93.1.1) to a live member's underlay, each flow to one member
-  every time, the flows spread over both; gw's /v1/stats counts them as
+  every time, the flows spread over both, each to the member the DPDK
+  path picks (the Maglev table sluice-cluster-tables derives with
+  sluiced's code, and the flow hash); gw's /v1/stats counts them as
   `encapsulated`; gw's cluster tables digest is the DPDK nodes';
 - once m2 is killed (its lease expires: etcd and gw's /v1/members say so),
   no frame goes to 10.93.1.3 and its flows moved to m1;
@@ -37,8 +39,9 @@ import time
 import pytest
 
 from sluiced_util import Client, Sluiced
-from test_cluster import ETCD, TTL, Etcd, members, status, wait_for
+from test_cluster import ETCD, TTL, Etcd, derive, members, status, tables_tool, wait_for
 from test_xdp_route import PY, sh
+from test_xdp_steer import flow_hash, udp4_key
 
 pytestmark = [
     pytest.mark.skipif(os.geteuid() != 0, reason="XDP needs root"),
@@ -50,6 +53,8 @@ SRC, VIP, PORT, VNI = "10.93.0.2", "10.93.5.100", 7001, 42
 L_UNDER, M1, M2 = "10.93.1.1", "10.93.1.2", "10.93.1.3"
 ETCD_HOST, L_ETCD = "10.93.9.1", "10.93.9.2"
 FLOWS = 64
+TABLE = 257      # the group's Maglev table size
+M64 = (1 << 64) - 1
 PREFIX = "/sluice/members/"
 
 # One JSON object per VXLAN frame of a capture: outer addresses, VNI, the
@@ -155,7 +160,8 @@ class Lab:
             "version": 1,
             "default": "accept",
             "settings": {"flow_hash_seed": f"{SEED:#x}", "conntrack": {"enabled": False}},
-            "groups": [{"name": "peers", "cluster": {"kind": "vxlan", "vni": VNI}}],
+            "groups": [{"name": "peers", "table_size": TABLE,
+                        "cluster": {"kind": "vxlan", "vni": VNI}}],
             "rules": [{"id": "svc", "proto": "udp", "dport": PORT,
                        "action": {"steer": {"group": "peers"}}}],
         }
@@ -228,6 +234,31 @@ def owners(frames):
     return seen
 
 
+def splitmix64(s):
+    """bench/cluster_tables.c's splitmix64: (next state, value)."""
+    s = (s + 0x9E3779B97F4A7C15) & M64
+    z = s
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & M64
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & M64
+    return s, z ^ (z >> 31)
+
+
+def dpdk_picks(policy_path, member_list):
+    """{flow: underlay} for the test's flows as the DPDK path picks them:
+    the Maglev table sluice-cluster-tables derives with sluiced's code
+    (read back entry by entry through the owners of its pseudo-random
+    flow hashes), indexed by the flow hash of each flow's key."""
+    n = 8000
+    got = derive(policy_path, member_list, n)["peers"]
+    table, s = [None] * TABLE, 1
+    for owner in got["owners"]:
+        s, h = splitmix64(s)
+        table[h % TABLE] = owner
+    assert None not in table, "not every table entry read back"
+    return {sp: got["targets"][table[flow_hash(udp4_key(SRC, sp, VIP, PORT), SEED) % TABLE]]
+            for sp in range(30000, 30000 + FLOWS)}
+
+
 def xdp_status(sd):
     return status(sd)["xdp"]
 
@@ -275,6 +306,9 @@ def setup(request):
 
 def test_xdp_node_steers_cluster_group_flows_to_live_members_only(setup):
     lab, etcd, nodes, tmp = setup
+    if not os.access(tables_tool(), os.X_OK):
+        pytest.fail(f"{tables_tool()} not built (ninja -C BUILD sluice-cluster-tables)",
+                    pytrace=False)
     member_cfg = os.path.join(tmp, "member.json")
     nodes["m1"] = member_node("m1", M1, member_cfg, etcd)
     nodes["m2"] = member_node("m2", M2, member_cfg, etcd)
@@ -303,12 +337,16 @@ def test_xdp_node_steers_cluster_group_flows_to_live_members_only(setup):
     assert all(len(dsts) == 1 for dsts in seen.values()), seen
     by = {f: dsts.pop() for f, dsts in seen.items()}
     assert set(by.values()) == {M1, M2}, by
+    # ... and each to the member the DPDK path's table picks.
+    member_cfg_picks = dpdk_picks(member_cfg, members(gw))
+    assert by == member_cfg_picks, {f: (by[f], member_cfg_picks[f]) for f in by
+                                    if by[f] != member_cfg_picks[f]}
     assert encapsulated(gw) - e0 == 2 * FLOWS
     print(f"two members: {sum(v == M1 for v in by.values())} flows to m1, "
           f"{sum(v == M2 for v in by.values())} to m2")
 
     # 2. m2 dies: its lease expires, gw re-derives and switches its maps.
-    digest = xs["policy_digest"]
+    digest = xs["policy_digest"]    # of the set {gw, m1, m2}
     nodes["m2"].proc.send_signal(signal.SIGKILL)
     nodes["m2"].proc.wait()
     t0 = time.monotonic()
@@ -323,9 +361,9 @@ def test_xdp_node_steers_cluster_group_flows_to_live_members_only(setup):
 
     # 3. m2 is back: the flows spread over both again.
     nodes["m2"] = member_node("m2", M2, member_cfg, etcd)
-    digest = xdp_status(gw)["policy_digest"]
     wait_for("m2 back on gw", lambda: [m["id"] for m in members(gw)] == want, 5)
-    wait_for("gw applied it", lambda: xdp_status(gw)["policy_digest"] != digest, 2)
+    # The set of 1 again: the effective policy of 1 again.
+    wait_for("gw applied it", lambda: xdp_status(gw)["policy_digest"] == digest, 2)
     back = owners(lab.flows_seen(tmp, FLOWS))
     assert {d for v in back.values() for d in v} == {M1, M2}
     # Maglev with the same set: the same picks as in 1.
