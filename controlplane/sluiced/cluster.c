@@ -529,7 +529,6 @@ static void
 members_changed(struct sluiced *sd)
 {
 	struct sd_cluster *c = sd->cluster;
-
 	char was[sizeof(c->eff_digest)];
 
 	c->changes++;
