@@ -41,7 +41,8 @@ bm_or(struct sl_xdp_bitmap *d, const struct sl_xdp_bitmap *s)
 /*
  * Whether the XDP backend can carry out action a of `where` ("rules[3]",
  * "default"): accept, drop, and steer to a group of local ports and
- * tunnels (not a cluster group).  Counts
+ * tunnels - a cluster group's are those sluiced derived from the members
+ * (none listed: nothing to steer to, no_target).  Counts
  * the steered groups (first use of each marked in *seen) and their table
  * entries.
  */
@@ -72,14 +73,6 @@ action_supported(const struct sl_policy *p, const struct sl_action *a,
 		return -EINVAL;
 	}
 	g = &p->groups[gi];
-	if (g->cluster) {
-		sl_errf(err, err_size, "%s.action: steer to cluster group %s: its "
-		     "targets are the live cluster members, which sluiced "
-		     "derives for the DPDK dataplane only; the XDP backend does "
-		     "not follow cluster membership yet; use the DPDK backend",
-		     where, g->name);
-		return -ENOTSUP;
-	}
 	if (seen[gi])
 		return 0;
 	seen[gi] = true;

@@ -179,6 +179,30 @@ trim_diff(json_t *diff)
 	}
 }
 
+/*
+ * The backend judges what it would run: next with its cluster groups'
+ * targets derived from the members live now (a steer to a cluster group
+ * of VXLAN members is steer to VXLAN tunnels).  A later member set is
+ * judged when it comes (cluster.c), by apply() alone.  0, or -1 with e set.
+ */
+static int
+backend_check(struct sluiced *sd, const struct sl_policy *next,
+	      struct sd_err *e)
+{
+	struct sl_policy *eff;
+	int ret;
+
+	ret = sd_cluster_effective(sd, next, &eff);
+	if (ret != 0) {
+		sd_err_set(e, 503, "out_of_memory", NULL, "cannot derive the "
+			   "cluster groups' targets: %s", strerror(-ret));
+		return -1;
+	}
+	ret = sd->backend->check(sd, eff != NULL ? eff : next, e);
+	sl_policy_free(eff);
+	return ret;
+}
+
 int
 sd_apply(struct sluiced *sd, struct sl_policy *next, uint64_t if_generation,
 	 unsigned int flags, json_t **diff_out, struct sd_err *e)
@@ -213,7 +237,7 @@ sd_apply(struct sluiced *sd, struct sl_policy *next, uint64_t if_generation,
 	/* A policy the backend cannot enforce is refused before it is
 	 * persisted, and a dry run says so too: persisted, it would be the
 	 * state while the XDP program runs an older one. */
-	if (sd->backend != NULL && sd->backend->check(sd, next, e) != 0) {
+	if (sd->backend != NULL && backend_check(sd, next, e) != 0) {
 		sd->refused++;
 		goto fail;
 	}
@@ -249,9 +273,12 @@ sd_apply(struct sluiced *sd, struct sl_policy *next, uint64_t if_generation,
 		"groups)", (unsigned long long)next->generation,
 		next->n_rules, next->n_routes, next->n_groups);
 	/* Checked above, so only a resource failure can refuse it here;
-	 * the backend logs it and /v1/status shows it. */
+	 * the backend logs it and /v1/status shows it.  It runs what the
+	 * dataplane would: the state with cluster groups' targets derived
+	 * (install() derived it), and again when members come or go
+	 * (cluster.c). */
 	if (sd->backend != NULL)
-		sd->backend->apply(sd, next);
+		sd->backend->apply(sd, sd_push_policy(sd));
 	/* Pushed from the event loop once the reply is on its way, so a
 	 * big push does not hold the acknowledgement back. */
 	sd->dp.sync_wanted = true;

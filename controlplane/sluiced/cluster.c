@@ -95,6 +95,7 @@ struct sd_cluster {
 	uint64_t etcd_errors;
 
 	/* derived from the state and the set */
+	struct sl_policy *eff;		/* NULL: the state itself */
 	char *eff_text;			/* NULL: the state's own text */
 	char eff_digest[17];
 	struct cl_table *tables;
@@ -430,46 +431,71 @@ build_tables(struct sd_cluster *c, const struct sl_policy *eff)
 	XXH3_freeState(st);
 }
 
-/* The state or the set changed: effective text, digest, tables. */
+/* Whether p has a cluster group (so that its effective policy is not p). */
+static bool
+has_cluster_group(const struct sl_policy *p)
+{
+	for (size_t i = 0; i < p->n_groups; i++)
+		if (p->groups[i].cluster)
+			return true;
+	return false;
+}
+
+int
+sd_cluster_effective(const struct sluiced *sd, const struct sl_policy *state,
+		     struct sl_policy **out)
+{
+	const struct sd_cluster *c = sd->cluster;
+
+	*out = NULL;
+	if (c == NULL || !has_cluster_group(state))
+		return 0;
+	return sd_cluster_derive(state, c->members, c->n_members, out);
+}
+
+/* The state or the set changed: effective policy, text, digest, tables. */
 static void
 rebuild(struct sluiced *sd)
 {
 	struct sd_cluster *c = sd->cluster;
 	struct sl_policy_errors errs;
 	struct sl_policy *eff = NULL;
-	bool any = false;
 	int ret;
 
 	if (c == NULL)
 		return;
+	sl_policy_free(c->eff);
+	c->eff = NULL;
 	free(c->eff_text);
 	c->eff_text = NULL;
 	tables_clear(c);
-	for (size_t i = 0; i < sd->st.policy->n_groups; i++)
-		any |= sd->st.policy->groups[i].cluster;
-	if (!any)
-		return;
-	ret = sd_cluster_derive(sd->st.policy, c->members, c->n_members, &eff);
+	ret = sd_cluster_effective(sd, sd->st.policy, &eff);
 	if (ret != 0) {
 		SD_ERR("cluster: cannot derive the groups' targets: %s",
 		       strerror(-ret));
 		return;
 	}
+	if (eff == NULL)
+		return;
 	if (sl_policy_validate(eff, &errs) != 0 && errs.count > 0)
 		SD_ERR("cluster: the derived policy is not valid: %s: %s",
 		       errs.list[0].path, errs.list[0].message);
 	c->eff_text = sl_policy_to_json(eff, 0);
-	if (c->eff_text != NULL)
-		snprintf(c->eff_digest, sizeof(c->eff_digest), "%016llx",
-			 (unsigned long long)XXH3_64bits(c->eff_text,
-							 strlen(c->eff_text)));
+	if (c->eff_text == NULL) {
+		/* Text and policy go together: the backends run the same. */
+		sl_policy_free(eff);
+		return;
+	}
+	snprintf(c->eff_digest, sizeof(c->eff_digest), "%016llx",
+		 (unsigned long long)XXH3_64bits(c->eff_text,
+						 strlen(c->eff_text)));
 	build_tables(c, eff);
 	for (size_t i = 0; i < c->n_tables; i++)
 		SD_INFO("cluster: group %s: %zu targets, table %016llx "
 			"(%.2f ms)", c->tables[i].group, c->tables[i].targets,
 			(unsigned long long)c->tables[i].digest,
 			c->tables[i].build_ms);
-	sl_policy_free(eff);
+	c->eff = eff;
 }
 
 int
@@ -503,12 +529,26 @@ static void
 members_changed(struct sluiced *sd)
 {
 	struct sd_cluster *c = sd->cluster;
+	char was[sizeof(c->eff_digest)];
 
 	c->changes++;
 	SD_INFO("cluster: %zu members at revision %lld", c->n_members,
 		(long long)c->revision);
+	snprintf(was, sizeof(was), "%s", sd_push_digest(sd));
 	rebuild(sd);
+	/* An in-process backend (XDP) runs the effective policy as the
+	 * dataplane does; unchanged (a member without an underlay came or
+	 * went), its maps are left alone. */
+	if (sd->backend != NULL && strcmp(was, sd_push_digest(sd)) != 0)
+		sd->backend->apply(sd, sd_push_policy(sd));
 	sd_dp_sync(sd);
+}
+
+const struct sl_policy *
+sd_push_policy(const struct sluiced *sd)
+{
+	return sd->cluster && sd->cluster->eff ? sd->cluster->eff
+					       : sd->st.policy;
 }
 
 const char *
@@ -1190,6 +1230,7 @@ sd_cluster_stop(struct sluiced *sd)
 	sd_shared_free(sd);
 	members_clear(c);
 	tables_clear(c);
+	sl_policy_free(c->eff);
 	free(c->eff_text);
 	free(c->root_prefix);
 	free(c->shared_key);

@@ -105,9 +105,21 @@ int sd_cluster_check_policy(struct sl_policy *policy, struct sl_policy **p,
 void sd_cluster_state_changed(struct sluiced *sd);
 
 /* What the dataplane gets: the effective text and its digest (the state's
- * own when it has no cluster group). */
+ * own when it has no cluster group), and the policy they encode, which an
+ * in-process backend (XDP) runs. */
 const char *sd_push_text(const struct sluiced *sd);
 const char *sd_push_digest(const struct sluiced *sd);
+const struct sl_policy *sd_push_policy(const struct sluiced *sd);
+
+/*
+ * The policy a datapath would run for state (the state in force, or a
+ * candidate being checked) with the current member set: *out to
+ * sl_policy_free(), or NULL when state has no cluster group (it runs as
+ * it is).  0 or -errno.
+ */
+int sd_cluster_effective(const struct sluiced *sd,
+			 const struct sl_policy *state,
+			 struct sl_policy **out);
 
 /* For shared.c: the etcd client (NULL on a single node), whether a
  * session is up (registered and watching: a write can go to etcd), the

@@ -38,6 +38,7 @@ struct sd_xdp {
 	char devs[SD_XDP_DEVS_MAX][IF_NAMESIZE];
 	enum sl_xdp_mode mode[SD_XDP_DEVS_MAX];
 	uint64_t applied_generation;
+	char applied_digest[17];	/* sd_push_digest() of what runs */
 	char last_error[512];
 	/* The trace or capture in progress (one at a time: the program has
 	 * one budget and one filter); tc NULL: none. */
@@ -79,6 +80,10 @@ xdp_apply(struct sluiced *sd, const struct sl_policy *p)
 	}
 	b->last_error[0] = '\0';
 	b->applied_generation = p->generation;
+	/* p is sd_push_policy(): the generation stays while the members
+	 * change the derived targets; the digest tells them apart. */
+	snprintf(b->applied_digest, sizeof(b->applied_digest), "%s",
+		 sd_push_digest(sd));
 	return 0;
 }
 
@@ -87,7 +92,7 @@ xdp_stats(struct sluiced *sd)
 {
 	struct sd_xdp *b = sd->backend->priv;
 	struct sl_xdp_stats *s;
-	json_t *root, *rules, *drops, *ports;
+	json_t *root, *rules, *drops, *ports, *steer;
 	char name[IF_NAMESIZE];
 	int ret;
 
@@ -140,10 +145,17 @@ xdp_stats(struct sluiced *sd)
 		"failed", (json_int_t)s->rep[SL_XDP_REP_FAILED].packets,
 		"stale", (json_int_t)s->rep[SL_XDP_REP_STALE].packets,
 		"steered", (json_int_t)s->steer[SL_XDP_ST_STEERED].packets));
-	json_object_set_new(root, "xdp", json_pack("{s:b, s:I, s:s}",
+	/* Why steered packets went where they did, as `sluice-xdp stats`
+	 * says it ("encapsulated": sent down a tunnel target). */
+	steer = json_object();
+	for (unsigned int r = 0; r < SL_XDP_ST_MAX; r++)
+		json_object_set_new(steer, sl_xdp_st_reason_name(r),
+			json_integer((json_int_t)s->steer[r].packets));
+	json_object_set_new(root, "xdp", json_pack("{s:b, s:I, s:s, s:o}",
 		"policy", s->has_policy,
 		"generation", (json_int_t)s->generation,
-		"routing", s->routing ? "fib" : "pass"));
+		"routing", s->routing ? "fib" : "pass",
+		"steer", steer));
 	sl_xdp_stats_free(s);
 	return root;
 }
@@ -159,11 +171,12 @@ xdp_status(struct sluiced *sd)
 			"name", b->devs[i],
 			"mode", b->mode[i] == SL_XDP_MODE_NATIVE ? "native"
 								 : "generic"));
-	return json_pack("{s:o, s:s, s:b, s:I, s:o}",
+	return json_pack("{s:o, s:s, s:b, s:I, s:s, s:o}",
 		"devices", devs,
 		"pin_root", sd->opt.xdp_pin_root,
 		"adopted", b->adopted,
 		"policy_generation", (json_int_t)b->applied_generation,
+		"policy_digest", b->applied_digest,
 		"last_error", b->last_error[0] ? json_string(b->last_error)
 					       : json_null());
 }
@@ -468,7 +481,10 @@ sd_xdp_start(struct sluiced *sd)
 	if (ret != 0)
 		goto fail;
 	/* The state on disk was accepted by some backend: say early, and
-	 * plainly, when this one cannot enforce it. */
+	 * plainly, when this one cannot enforce it.  What it runs is the
+	 * effective policy (cluster groups' targets derived, cluster.h);
+	 * until etcd answers, the member set is this node. */
+	p = sd_push_policy(sd);
 	if (sl_xdp_policy_supported(p, err, sizeof(err)) != 0) {
 		SD_ERR("xdp: generation %llu cannot run in XDP: %s",
 		       (unsigned long long)p->generation, err);

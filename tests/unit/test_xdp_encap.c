@@ -33,7 +33,8 @@
  *    steer reason;
  *  - sl_steer, the no_target drops and the ingress port's steered count
  *    what the packets gave;
- *  - a cluster group is refused, naming the reason.
+ *  - a cluster group as sluiced derives it compiles to its members'
+ *    tunnels; replicate to it is refused, naming the reason.
  *
  * Needs root (BPF, a network namespace); skipped otherwise.
  */
@@ -648,27 +649,61 @@ test_tunnel_counters_count_what_the_packets_gave(void **state)
 	print_cost_of_encapsulation();
 }
 
+/*
+ * A cluster group as sluiced derives it (sd_cluster_derive(): `cluster`
+ * still set, the live members' tunnels as targets) compiles to those
+ * tunnels; one with no member yet (the operator's document) to a group
+ * that steers to nobody.  Replicate to it stays refused: copies to a
+ * tunnel are not built in XDP.
+ */
 static void
-test_cluster_group_is_refused_naming_the_reason(void **state)
+test_derived_cluster_group_compiles_to_its_member_tunnels(void **state)
 {
+	static const char derived[] = "{\"version\": 1, \"rules\": [{\"proto\":"
+		" \"udp\", \"action\": {\"steer\": {\"group\": \"c\"}}}],"
+		" \"groups\": [{\"name\": \"c\", \"cluster\": {\"kind\":"
+		" \"vxlan\", \"vni\": 9}, \"targets\": ["
+		"{\"kind\": \"vxlan\", \"vni\": 9, \"remote\": \"192.0.2.1\","
+		" \"local\": \"192.0.2.9\"},"
+		"{\"kind\": \"vxlan\", \"vni\": 9, \"remote\": \"192.0.2.2\","
+		" \"local\": \"192.0.2.9\"}]}]}";
+	static const char empty[] = "{\"version\": 1, \"rules\": [{\"proto\":"
+		" \"udp\", \"action\": {\"steer\": {\"group\": \"c\"}}}],"
+		" \"groups\": [{\"name\": \"c\", \"cluster\": {\"kind\":"
+		" \"vxlan\", \"vni\": 9}}]}";
+	uint32_t ifx[1] = { ifx_e0 };
 	struct sl_policy_errors errs;
+	struct sl_xdp_image *img;
 	struct sl_policy *p = NULL;
 	char err[512] = "";
 
 	(void)state;
-	if (sl_policy_from_json_str("{\"version\": 1, \"rules\": [{\"proto\":"
-		" \"udp\", \"action\": {\"steer\": {\"group\": \"c\"}}}],"
-		" \"groups\": [{\"name\": \"c\", \"cluster\": {\"kind\":"
-		" \"vxlan\", \"vni\": 9}}]}", &p, &errs) != 0) {
-		sl_policy_errors_print(stderr, "cluster policy", &errs);
+	if (sl_policy_from_json_str(derived, &p, &errs) != 0) {
+		sl_policy_errors_print(stderr, "derived policy", &errs);
+		fail_msg("the derived policy does not load");
+	}
+	assert_true(p->groups[0].cluster);
+	if (sl_xdp_compile(p, ifx, &img, err, sizeof(err)) != 0)
+		fail_msg("compile: %s", err);
+	assert_int_equal(img->n_groups, 1);
+	assert_int_equal(img->n_tun, 2);
+	sl_xdp_image_free(img);
+
+	p->rules[0].action.type = SL_ACTION_REPLICATE;
+	p->rules[0].action.copies = 1;
+	assert_int_equal(sl_xdp_policy_supported(p, err, sizeof(err)),
+			 -ENOTSUP);
+	if (strstr(err, "rules[0].action: replicate to group c") == NULL)
+		fail_msg("refusal \"%s\" does not name the reason", err);
+	printf("# replicate refused: %s\n", err);
+	sl_policy_free(p);
+
+	if (sl_policy_from_json_str(empty, &p, &errs) != 0) {
+		sl_policy_errors_print(stderr, "empty cluster policy", &errs);
 		fail_msg("the policy does not load");
 	}
-	assert_int_equal(sl_xdp_apply(xdp, p, NULL, err, sizeof(err)),
-			 -ENOTSUP);
-	if (strstr(err, "rules[0].action: steer to cluster group c") == NULL ||
-	    strstr(err, "cluster membership") == NULL)
-		fail_msg("refusal \"%s\" does not name the reason", err);
-	printf("# refused: %s\n", err);
+	if (sl_xdp_policy_supported(p, err, sizeof(err)) != 0)
+		fail_msg("a cluster group with no member yet: %s", err);
 	sl_policy_free(p);
 }
 
@@ -747,7 +782,7 @@ main(int argc, char **argv)
 		cmocka_unit_test(test_ipv6_udp_checksum_is_encap_copy_s_for_every_length),
 		cmocka_unit_test(test_mixed_group_flows_reach_the_dpdk_target_as_the_dpdk_path_sends_them),
 		cmocka_unit_test(test_tunnel_counters_count_what_the_packets_gave),
-		cmocka_unit_test(test_cluster_group_is_refused_naming_the_reason),
+		cmocka_unit_test(test_derived_cluster_group_compiles_to_its_member_tunnels),
 	};
 	struct sl_xdp_opts o = { .last_verdict = true };
 	const char *env = getenv("SL_TEST_SEED");
