@@ -74,9 +74,9 @@ struct sl_xdp_image {
  * no payload rules (XDP cannot run Hyperscan: the error names the DPDK
  * backend and its af_xdp port), no ct match without
  * settings.conntrack.enabled, and - not implemented yet - no replicate
- * to a group with a tunnel (vxlan, geneve, gre) target and no steer to a
- * cluster group (its targets follow the cluster's members, which only
- * sluiced's DPDK backend tracks); at most SL_XDP_GROUPS_MAX steered groups
+ * to a group with a tunnel (vxlan, geneve, gre) target (a cluster group
+ * is judged by the targets sluiced derived for it from the live members,
+ * tunnels); at most SL_XDP_GROUPS_MAX steered groups
  * whose tables hold at most SL_XDP_MAG_ENTRIES_MAX entries together; at
  * most SL_XDP_RTABS_MAX distinct (group, copies) replicate pairs whose
  * replica tables (size * copies entries) hold at most
