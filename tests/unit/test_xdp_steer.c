@@ -27,7 +27,7 @@
  *    frame untouched, passes when that interface is not attached, drops as
  *    no_target when no target is live;
  *  - sl_steer and the no_target drop counter count what the packets gave;
- *  - replicate to a tunnel target is refused, naming what is missing
+ *  - replicate to a cluster group is refused, naming what is missing
  *    (steer to tunnel targets: test_xdp_encap.c).
  *
  * Needs root (BPF, a network namespace); skipped otherwise.
@@ -536,17 +536,18 @@ expect_refused(const char *json, const char *needle)
 }
 
 static void
-test_replicate_is_refused_naming_what_is_missing(void **state)
+test_replicate_to_a_cluster_group_is_refused_naming_what_is_missing(
+	void **state)
 {
 	(void)state;
-	/* replicate to local ports is built (test_xdp_replicate.c); to a
-	 * tunnel it is not */
-	expect_refused("{\"version\": 1, \"ports\": [{\"name\": \"s1\"}],"
-		" \"rules\": [{\"proto\": \"udp\", \"action\": {\"replicate\":"
-		" {\"group\": \"g\", \"copies\": 1}}}], \"groups\": [{\"name\":"
-		" \"g\", \"targets\": [{\"kind\": \"geneve\", \"vni\": 7,"
-		" \"remote\": \"192.0.2.9\"}]}]}",
-		"rules[0].action: replicate to group g: targets[0] is a geneve");
+	/* replicate to local ports and tunnels is built
+	 * (test_xdp_replicate.c); to a cluster group it is not */
+	expect_refused("{\"version\": 1, \"rules\": [{\"proto\": \"udp\","
+		" \"action\": {\"replicate\": {\"group\": \"c\", \"copies\":"
+		" 1}}}], \"groups\": [{\"name\": \"c\", \"cluster\":"
+		" {\"kind\": \"geneve\", \"vni\": 7}}]}",
+		"rules[0].action: replicate to cluster group c: its targets are "
+		"the live cluster members (geneve tunnels)");
 }
 
 /* ---- set-up ---- */
@@ -592,7 +593,7 @@ main(int argc, char **argv)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_xdp_picks_the_dpdk_target_for_every_flow),
 		cmocka_unit_test(test_steer_counters_count_what_the_packets_gave),
-		cmocka_unit_test(test_replicate_is_refused_naming_what_is_missing),
+		cmocka_unit_test(test_replicate_to_a_cluster_group_is_refused_naming_what_is_missing),
 	};
 	struct sl_xdp_opts o = { .last_verdict = true };
 	const char *seed = getenv("SL_TEST_SEED");
