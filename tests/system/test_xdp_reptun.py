@@ -5,8 +5,7 @@ copy for a remote node while the kernel routes the original.
     S (10.92.0.2) -- L (10.92.0.1 | 10.92.1.1, fd92:1::1) -- R (10.92.1.2, fd92:1::2)
                      |-- M (monitor, no address)
 
-L has forwarding on and runs sluice-xdp in native mode on its three
-veths.  Its policy replicates UDP to port 7000 with copies 3 to a group
+L has forwarding on and runs sluice-xdp on its three veths.  Its policy replicates UDP to port 7000 with copies 3 to a group
 of three targets: the port toward M, VXLAN over IPv4 to R (VNI 4242,
 local 10.92.1.1) and GENEVE over IPv6 to R (VNI 77, no `local`: the
 source is the one L's kernel picks, fd92:1::1).  With copies equal to the
@@ -29,7 +28,11 @@ here wrote:
   frame byte for byte the frame S sent (Ethernet header included);
 - M gets each frame once, byte for byte as S sent it;
 - the counters are exact: copies 3 per frame, nothing failed, stale or
-  short, no tunnel reason, every frame `replicated`.
+  short, no tunnel reason, every frame `replicated`;
+- with L's MTU toward R at 1,400, a frame of 1,392 bytes (its outer
+  packets 1,428 and 1,448 bytes) gets its port copy, and its tunnel
+  copies are counted `too_big` and `failed`;
+- all of it with sluice-xdp in native and, in a second run, generic mode.
 
 Environment: SLUICE_BUILD names the build directory holding sluice-xdp
 (default: build-xdp, then build).  Namespaces, veths and pins are the
@@ -168,11 +171,13 @@ def rep(s, why):
     return s["replicate"][why]["packets"]
 
 
-def test_replicate_encapsulates_copies_for_tunnel_targets_as_scapy_decodes_them(lab, tmp_path):
+@pytest.mark.parametrize("mode", ["native", "generic"])
+def test_replicate_encapsulates_copies_for_tunnel_targets_as_scapy_decodes_them(lab, tmp_path, mode):
     pol = lab.rep_policy(tmp_path / "reptun.json")
     for dev in [lab.ls, lab.lr, lab.lm]:
-        r = lab.xdp("attach", "--dev", dev, "--policy", pol)
-        assert "native mode" in r.stdout, r.stdout + r.stderr
+        r = lab.xdp("attach", "--dev", dev, "--policy", pol,
+                    *(["--generic"] if mode == "generic" else []))
+        assert f"{mode} mode" in r.stdout, r.stdout + r.stderr
     rng = random.Random(SEED)
 
     # 1. L's kernel knows no MAC of R: the tunnel copies cannot go.
@@ -247,3 +252,25 @@ def test_replicate_encapsulates_copies_for_tunnel_targets_as_scapy_decodes_them(
                  "encap_failed": 0}, json.dumps(s2["replicate"])
     assert s2["route"]["replicated"]["packets"] \
         - s1["route"]["replicated"]["packets"] == FRAMES
+
+    # 3. An outer packet above the egress MTU: too_big (DF is set, as in
+    # the DPDK path); the port copy goes.
+    lab.run("L", "ip", "link", "set", lab.lr, "mtu", "1400")
+    big = frames(lab, 2, random.Random(1))
+    big = [f[:34] + f[34:42] + bytes(1350) for f in big]
+    big = json.loads(sh(PY, "-c", (
+        "import json, sys\n"
+        "from scapy.all import Ether, IP, UDP, raw\n"
+        "out = []\n"
+        "for h in json.loads(sys.argv[1]):\n"
+        "    p = Ether(bytes.fromhex(h)); del p[IP].len; del p[IP].chksum\n"
+        "    del p[UDP].len; del p[UDP].chksum\n"
+        "    out.append(raw(Ether(raw(p))).hex())\n"
+        "print(json.dumps(out))\n"), json.dumps([f.hex() for f in big])).stdout)
+    lab.send([bytes.fromhex(h) for h in big])
+    time.sleep(0.3)
+    s3 = lab.stats()
+    d = {w: rep(s3, w) - rep(s2, w) for w in REP_REASONS}
+    assert d == {"copies": 2, "short": 0, "failed": 4, "stale": 0,
+                 "no_route": 0, "no_neigh": 0, "too_big": 4,
+                 "encap_failed": 0}, json.dumps(s3["replicate"])
