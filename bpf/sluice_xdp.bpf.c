@@ -2039,6 +2039,10 @@ struct rep_tun_io {
  * and goes on to the kernel.  BPF_F_ADJ_ROOM_NO_CSUM_RESET keeps its
  * checksum state.
  *
+ * A VLAN tag the kernel took out of the data into skb->vlan_tci goes
+ * back into the inner frame after the MACs (and off the skb while it is
+ * cloned, then back on).
+ *
  * Returns SL_XDP_REP_COPIES (sent), SL_XDP_REP_FAILED (the clone failed),
  * SL_XDP_REP_NO_ROUTE, _NO_NEIGH, _TOO_BIG, _ENCAP_FAILED (no copy; the
  * original untouched), or REP_RESTORE_FAILED (the original is not whole
@@ -2054,8 +2058,9 @@ sl_rep_encap(struct __sk_buff *skb, const struct rep_tun_io *o)
 	struct bpf_fib_lookup fib;
 	struct sl_xdp_tunnel *t;
 	struct encap_buf *buf;
-	__u32 k, set, hdr_len, ip_total, l4_off, zero = 0;
-	__u8 *hdr;
+	__u32 k, set, hdr_len, ip_total, l4_off, zero = 0, tag;
+	__u16 vlan_proto, vlan_tci;
+	__u8 *hdr, inner[ETH_HDR_LEN + VLAN_TAG_LEN];
 	const __u64 adj = BPF_F_ADJ_ROOM_NO_CSUM_RESET;
 	void *tun, *data, *data_end;
 	int st, c, ret;
@@ -2076,14 +2081,18 @@ sl_rep_encap(struct __sk_buff *skb, const struct rep_tun_io *o)
 	 * merged packet, and growing a GSO skb changes its segment size */
 	if (skb->gso_segs > 1 || skb->gso_size != 0)
 		return SL_XDP_REP_ENCAP_FAILED;
-	/* the kernel took the frame's VLAN tag out of the data before TC
-	 * ingress (skb_vlan_untag): a copy of the data would lose it from
-	 * the inner frame and put it on the outer one */
-	if (skb->vlan_present)
-		return SL_XDP_REP_ENCAP_FAILED;
+	/* A VLAN tag: the kernel took it out of the data before TC ingress
+	 * (skb_vlan_untag) into skb->vlan_tci.  The inner frame gets it
+	 * back after its MACs, as it came, and the skb loses it while the
+	 * copy is cloned, or the egress would tag the outer frame.  One tag
+	 * only: a second one left in the data makes skb->protocol a VLAN
+	 * type, which bpf_skb_adjust_room refuses (encap_failed). */
+	tag = skb->vlan_present ? VLAN_TAG_LEN : 0;
+	vlan_proto = (__u16)skb->vlan_proto;	/* network order */
+	vlan_tci = (__u16)skb->vlan_tci;	/* host order */
 	hdr_len = t->hdr_len;
-	/* skb->len counts the Ethernet header at TC ingress */
-	ip_total = hdr_len - ETH_HDR_LEN + skb->len;
+	/* skb->len counts the Ethernet header at TC ingress, not the tag */
+	ip_total = hdr_len - ETH_HDR_LEN + skb->len + tag;
 	if (ip_total > 0xffff)
 		return SL_XDP_REP_ENCAP_FAILED;
 	st = encap_route(skb, &fib, t, skb->ingress_ifindex, ip_total,
@@ -2099,12 +2108,30 @@ sl_rep_encap(struct __sk_buff *skb, const struct rep_tun_io *o)
 		return SL_XDP_REP_ENCAP_FAILED;
 	hdr = buf->hdr;
 	encap_fill(hdr, t, &fib, ip_total, o->hash);
+	/* the inner Ethernet header: MACs, the tag if any, the type */
+	__builtin_memcpy(inner, o->eth, 12);
+	if (tag) {
+		__u16 v = bpf_htons(vlan_tci);
 
-	if (bpf_skb_adjust_room(skb, (__s32)hdr_len, BPF_ADJ_ROOM_MAC, adj) != 0)
+		__builtin_memcpy(inner + 12, &vlan_proto, 2);
+		__builtin_memcpy(inner + 14, &v, 2);
+		__builtin_memcpy(inner + 16, o->eth + 12, 2);
+	} else {
+		__builtin_memcpy(inner + 12, o->eth + 12, 2);
+		inner[14] = 0;
+		inner[15] = 0;
+		inner[16] = 0;
+		inner[17] = 0;
+	}
+
+	if (bpf_skb_adjust_room(skb, (__s32)(hdr_len + tag), BPF_ADJ_ROOM_MAC,
+				adj) != 0)
 		return SL_XDP_REP_ENCAP_FAILED;
 	ret = SL_XDP_REP_ENCAP_FAILED;
+	if (tag && bpf_skb_vlan_pop(skb) != 0)
+		goto restore;
 	if (bpf_skb_store_bytes(skb, 0, hdr, hdr_len, 0) != 0 ||
-	    bpf_skb_store_bytes(skb, hdr_len, o->eth, ETH_HDR_LEN, 0) != 0)
+	    bpf_skb_store_bytes(skb, hdr_len, inner, ETH_HDR_LEN + tag, 0) != 0)
 		goto restore;
 	if (t->kind != TARGET_GRE && t->family != 4) {
 		/* the checksum covers the inner frame: make it linear */
@@ -2124,9 +2151,12 @@ sl_rep_encap(struct __sk_buff *skb, const struct rep_tun_io *o)
 	ret = bpf_clone_redirect(skb, fib.ifindex, 0) == 0 ? SL_XDP_REP_COPIES
 							    : SL_XDP_REP_FAILED;
 restore:
-	if (bpf_skb_adjust_room(skb, -(__s32)hdr_len, BPF_ADJ_ROOM_MAC,
+	if (bpf_skb_adjust_room(skb, -(__s32)(hdr_len + tag), BPF_ADJ_ROOM_MAC,
 				adj) != 0 ||
 	    bpf_skb_store_bytes(skb, 0, o->eth, ETH_HDR_LEN, 0) != 0)
+		return REP_RESTORE_FAILED;
+	if (tag && !skb->vlan_present &&
+	    bpf_skb_vlan_push(skb, vlan_proto, vlan_tci) != 0)
 		return REP_RESTORE_FAILED;
 	return ret;
 }

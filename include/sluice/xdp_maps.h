@@ -279,10 +279,10 @@ struct sl_xdp_rep_meta {
 				   not known yet */                           \
 	_(TOO_BIG, "too_big")	/* tunnel copy: the outer packet is longer    \
 				   than the egress MTU (DF is set) */         \
-	_(ENCAP_FAILED, "encap_failed") /* tunnel copy: a GRO-merged or VLAN-  \
-				   tagged packet, an outer datagram over      \
-				   65,535 bytes, or the kernel refused to     \
-				   grow the skb */
+	_(ENCAP_FAILED, "encap_failed") /* tunnel copy: a GRO-merged packet or \
+				   one with two VLAN tags, an outer datagram  \
+				   over 65,535 bytes, or the kernel refused   \
+				   to grow the skb */
 
 enum sl_xdp_rep_reason {
 #define SL_XDP_REP_ENUM_(e, name) SL_XDP_REP_##e,

@@ -27,6 +27,9 @@ here wrote:
   limit 64, a non-zero flow label and a valid UDP checksum; the inner
   frame byte for byte the frame S sent (Ethernet header included);
 - M gets each frame once, byte for byte as S sent it;
+- a VLAN-tagged frame (the kernel keeps the tag out of the data at TC
+  ingress) has its tag in each tunnel copy's inner frame, byte for byte
+  as S sent it;
 - the counters are exact: copies 3 per frame, nothing failed, stale or
   short, no tunnel reason, every frame `replicated`;
 - with L's MTU toward R at 1,400, a frame of 1,392 bytes (its outer
@@ -124,15 +127,16 @@ class RepLab(Lab):
         return p
 
 
-def frames(lab, n, rng):
+def frames(lab, n, rng, vlan=None):
     """n UDP frames from S to R's address, each of another flow, payloads
-    of many lengths; as bytes."""
+    of many lengths, with a VLAN tag if `vlan`; as bytes."""
+    tag = f"Dot1Q(vlan={vlan}) / " if vlan is not None else ""
     code = (
         "import json\n"
-        "from scapy.all import Ether, IP, UDP, raw\n"
+        "from scapy.all import Dot1Q, Ether, IP, UDP, raw\n"
         "out = []\n"
         f"for sport, n in {[(21000 + i, rng.randrange(0, 1300)) for i in range(n)]!r}:\n"
-        f"    f = Ether(src={lab.mac('S', lab.s)!r}, dst={lab.mac('L', lab.ls)!r}) / "
+        f"    f = Ether(src={lab.mac('S', lab.s)!r}, dst={lab.mac('L', lab.ls)!r}) / {tag}"
         f"IP(src={SRC!r}, dst={R4!r}) / UDP(sport=sport, dport={PORT}) / "
         "bytes((sport + i) % 256 for i in range(n))\n"
         "    out.append(raw(f).hex())\n"
@@ -253,7 +257,33 @@ def test_replicate_encapsulates_copies_for_tunnel_targets_as_scapy_decodes_them(
     assert s2["route"]["replicated"]["packets"] \
         - s1["route"]["replicated"]["packets"] == FRAMES
 
-    # 3. An outer packet above the egress MTU: too_big (DF is set, as in
+    # 3. A VLAN-tagged frame: the kernel keeps the tag out of the data at
+    # TC ingress; each tunnel copy's inner frame has it back, byte for
+    # byte as S sent it.  (L's kernel drops the original: no VLAN device.)
+    tagged = frames(lab, 10, rng, vlan=5)
+    cap_t = str(tmp_path / "t.pcap")
+    t_r = lab.capture_on("R", lab.r, cap_t)
+    try:
+        s2 = lab.stats()
+        lab.send(tagged)
+        time.sleep(0.5)
+    finally:
+        stop(t_r)
+    s3 = lab.stats()
+    got = [x for x in json.loads(sh(PY, "-c", DECODE, cap_t).stdout)
+           if x["eth_src"] == l_mac]
+    for kind, src, dst, vni, dport in WANT:
+        mine = [x for x in got if x["kind"] == kind and x["dst"] == dst]
+        assert sorted(x["inner"] for x in mine) == sorted(f.hex() for f in tagged), \
+            f"{kind}: {len(mine)} tagged copies at R, {len(tagged)} sent"
+        assert all(x["len_ok"] and x.get("udp_ok", True) is not False for x in mine)
+    d = {w: rep(s3, w) - rep(s2, w) for w in REP_REASONS}
+    assert d == {"copies": 3 * len(tagged), "short": 0, "failed": 0,
+                 "stale": 0, "no_route": 0, "no_neigh": 0, "too_big": 0,
+                 "encap_failed": 0}, json.dumps(s3["replicate"])
+    s2 = s3
+
+    # 4. An outer packet above the egress MTU: too_big (DF is set, as in
     # the DPDK path); the port copy goes.
     lab.run("L", "ip", "link", "set", lab.lr, "mtu", "1400")
     big = frames(lab, 2, random.Random(1))
