@@ -44,9 +44,10 @@
  * cannot go.  replicate {group, copies} -> XDP_PASS (the kernel routes the
  * original) with the copies' decision in the XDP metadata, which
  * sluice_tc_rep, the TC ingress program below, carries out
- * (bpf_clone_redirect of the frame as it came to each target).  The
- * loader refuses what this program cannot do yet (replicate to tunnel
- * targets, cluster groups) and what XDP cannot do at all (payload rules).
+ * (bpf_clone_redirect of the frame as it came to each port target, and
+ * to each tunnel target inside its outer headers, sl_rep_encap).  The
+ * loader refuses what this program cannot do yet (cluster groups) and
+ * what XDP cannot do at all (payload rules).
  *
  * Verifier notes are marked "verifier:" where the code is shaped for it.
  */
@@ -1287,10 +1288,13 @@ struct {
 
 /*
  * The UDP checksum of an encapsulated IPv6 packet, as udp6_cksum() of
- * dataplane/encap.c computes it: the pseudo-header (RFC 8200 8.1), then
- * every byte from the UDP header (at l4_off, its checksum field 0) to the
+ * dataplane/encap.c computes it: the pseudo-header (RFC 8200 8.1, its
+ * addresses from the IPv6 header at ip, which may be a copy), then every
+ * byte from the UDP header (at l4_off, its checksum field 0) to the
  * frame's end, in memory byte order; a computed 0 is sent as 0xffff.
- * Returns it in memory order, or -1.
+ * data and data_end are the context's, the frame linear from l4_off on;
+ * is_skb (a constant) says whether ctx is an skb (sluice_tc_rep) or an
+ * xdp_md (sl_steer_encap).  Returns it in memory order, or -1.
  *
  * Whole chunks of CSUM_CHUNK bytes are summed in the packet.  The rest
  * (0 to 511 bytes) is copied to sl_csum_tail and padded with zeros to a
@@ -1302,10 +1306,9 @@ struct {
  * chunk loop (350k instructions); the copy takes any length at once.
  */
 static __always_inline int
-udp6_cksum(struct xdp_md *ctx, __u8 *ip, __u32 l4_off, __u32 udp_len)
+udp6_cksum(void *ctx, void *data, void *data_end, const __u8 *ip,
+	   __u32 l4_off, __u32 udp_len, const int is_skb)
 {
-	void *data = (void *)(long)ctx->data;
-	void *data_end = (void *)(long)ctx->data_end;
 	__u32 ph[10], zero = 0;
 	struct csum_tail *tail;
 	/* verifier: 64-bit, so that no copy is a 32-bit one that clang
@@ -1332,10 +1335,18 @@ udp6_cksum(struct xdp_md *ctx, __u8 *ip, __u32 l4_off, __u32 udp_len)
 	if (s < 0 || left >= CSUM_CHUNK)
 		return -1;
 	if (left >= 1) {
+		long rc;
+
 		tail = bpf_map_lookup_elem(&sl_csum_tail, &zero);
 		if (tail == NULL)
 			return -1;
-		if (bpf_xdp_load_bytes(ctx, l4_off + off, tail->b, left) != 0)
+		if (is_skb)
+			rc = bpf_skb_load_bytes(ctx, l4_off + off, tail->b,
+						left);
+		else
+			rc = bpf_xdp_load_bytes(ctx, l4_off + off, tail->b,
+						left);
+		if (rc != 0)
 			return -1;
 		tail->b[left] = 0;
 		tail->b[left + 1] = 0;
@@ -1350,88 +1361,48 @@ udp6_cksum(struct xdp_md *ctx, __u8 *ip, __u32 l4_off, __u32 udp_len)
 }
 
 /*
- * Encapsulate the frame toward tunnel o->tunnel of set `set` and set its
- * egress: what steer() of dataplane/rep_stage.c does with a tunnel target
- * (encap_copy() with the MACs of tunnel_next_hop()), in place.  Returns
- * SL_XDP_ST_ENCAPSULATED when bpf_redirect_map has set the egress (the
- * caller returns XDP_REDIRECT), or the reason the packet cannot go (the
- * caller drops it, as the DPDK path does).
- *
- * The outer next hop comes from the kernel FIB: the route to the remote
- * for a packet from the tunnel's local address (tunnel_next_hop()), with
- * the kernel's input lookup from the ingress interface (flags 0; an
- * output lookup would bind the egress to params->ifindex, which is not
- * known yet), so forwarding must be on for that interface.  The lookup
- * also checks the outer length against the egress MTU and finds the
- * neighbour.  Nothing is written before the lookup succeeds.
- *
- * The outer header is the tunnel's template (sl_tun, built as
- * encap_tunnel_init() builds it) with the fields encap_copy() fills per
- * packet: MACs; IPv4 total length, ID (the CPU's counter) and checksum
- * from the template's sum; IPv6 payload length and flow label
- * (encap_flow_label); UDP source port (encap_udp_sport), length, and over
- * IPv6 the checksum (0 over IPv4).  tests/unit/test_xdp_encap.c holds the
- * result to encap_copy()'s bytes.
- *
- * verifier: a global function, verified once.  bpf_xdp_adjust_head
- * invalidates every packet pointer, here and in the caller, which reads
- * no packet byte after this.
+ * The outer next hop of tunnel t for an outer IP packet of ip_total
+ * bytes with flow hash `hash`, into *fib: the kernel FIB's route to the
+ * remote for a packet from the tunnel's local address
+ * (tunnel_next_hop() of dataplane/rep_stage.c), with the kernel's input
+ * lookup from interface `ingress` (flags 0; an output lookup would bind
+ * the egress to fib->ifindex, which is not known yet), so forwarding
+ * must be on for that interface.  The lookup also checks ip_total
+ * against the egress MTU and finds the neighbour.  Shared by steer (ctx
+ * an xdp_md) and replicate (an skb).  Returns SL_XDP_ST_ENCAPSULATED
+ * when fib has the egress and both MACs, or SL_XDP_ST_NO_ROUTE,
+ * _NO_NEIGH, _TOO_BIG.
  */
-__noinline int
-sl_steer_encap(struct xdp_md *ctx, __u32 set, const struct steer_io *o)
+static __always_inline int
+encap_route(void *ctx, struct bpf_fib_lookup *fib,
+	    const struct sl_xdp_tunnel *t, __u32 ingress, __u32 ip_total,
+	    __u64 hash)
 {
-	void *data = (void *)(long)ctx->data;
-	void *data_end = (void *)(long)ctx->data_end;
-	struct bpf_fib_lookup fib;
-	struct sl_xdp_tunnel *t;
-	__u32 k, zero = 0, ip_total, ip_len, l4_off, *ctr;
-	__u16 sport = 0, tot, id, ck;
-	__u8 *d, *ip, *l4;
-	void *tun;
-	int v4, udp, c;
+	int udp = t->kind != TARGET_GRE;
 	long rc;
 
-	if (o == NULL)
-		return SL_XDP_ST_ENCAP_FAILED;
-	k = o->tunnel;
-	tun = bpf_map_lookup_elem(&sl_tun, &set);
-	if (tun == NULL)
-		return SL_XDP_ST_ENCAP_FAILED;
-	t = bpf_map_lookup_elem(tun, &k);
-	if (t == NULL || t->hdr_len > SL_XDP_TUN_HDR_MAX)
-		return SL_XDP_ST_ENCAP_FAILED;
-	v4 = t->family == 4;
-	udp = t->kind != TARGET_GRE;
-	ip_len = v4 ? IPV4_HDR_MIN : IPV6_HDR_LEN;
-	/* the inner frame is the whole frame, as it came */
-	ip_total = t->hdr_len - ETH_HDR_LEN + (__u32)(data_end - data);
-	if (ip_total > 0xffff)
-		return SL_XDP_ST_ENCAP_FAILED;
-	if (udp)
-		sport = encap_udp_sport(o->hash);
-
-	__builtin_memset(&fib, 0, sizeof(fib));
-	fib.ifindex = ctx->ingress_ifindex;
-	fib.l4_protocol = udp ? PROTO_UDP : PROTO_GRE;
-	fib.tot_len = (__u16)ip_total;
+	__builtin_memset(fib, 0, sizeof(*fib));
+	fib->ifindex = ingress;
+	fib->l4_protocol = udp ? PROTO_UDP : PROTO_GRE;
+	fib->tot_len = (__u16)ip_total;
 	if (udp) {
-		fib.sport = bpf_htons(sport);
-		fib.dport = bpf_htons(t->udp_dport);
+		fib->sport = bpf_htons(encap_udp_sport(hash));
+		fib->dport = bpf_htons(t->udp_dport);
 	}
-	if (v4) {
-		fib.family = AF_INET;
-		__builtin_memcpy(&fib.ipv4_src, t->local, 4);
-		__builtin_memcpy(&fib.ipv4_dst, t->remote, 4);
+	if (t->family == 4) {
+		fib->family = AF_INET;
+		__builtin_memcpy(&fib->ipv4_src, t->local, 4);
+		__builtin_memcpy(&fib->ipv4_dst, t->remote, 4);
 	} else {
-		fib.family = AF_INET6;
-		fib.flowinfo = bpf_htonl(encap_flow_label(o->hash));
-		__builtin_memcpy(fib.ipv6_src, t->local, 16);
-		__builtin_memcpy(fib.ipv6_dst, t->remote, 16);
+		fib->family = AF_INET6;
+		fib->flowinfo = bpf_htonl(encap_flow_label(hash));
+		__builtin_memcpy(fib->ipv6_src, t->local, 16);
+		__builtin_memcpy(fib->ipv6_dst, t->remote, 16);
 	}
-	rc = bpf_fib_lookup(ctx, &fib, sizeof(fib), 0);
+	rc = bpf_fib_lookup(ctx, fib, sizeof(*fib), 0);
 	switch (rc) {
 	case BPF_FIB_LKUP_RET_SUCCESS:
-		break;
+		return SL_XDP_ST_ENCAPSULATED;
 	case BPF_FIB_LKUP_RET_NO_NEIGH:
 		return SL_XDP_ST_NO_NEIGH;
 	case BPF_FIB_LKUP_RET_FRAG_NEEDED:
@@ -1439,26 +1410,40 @@ sl_steer_encap(struct xdp_md *ctx, __u32 set, const struct steer_io *o)
 	default:
 		return SL_XDP_ST_NO_ROUTE;
 	}
-	if (bpf_redirect_map(&sl_tx, fib.ifindex, XDP_DROP) != XDP_REDIRECT)
-		return SL_XDP_ST_OUTER_NO_EGRESS;
-	if (bpf_xdp_adjust_head(ctx, -(int)t->hdr_len) != 0)
-		return SL_XDP_ST_ENCAP_FAILED;
-	data = (void *)(long)ctx->data;
-	data_end = (void *)(long)ctx->data_end;
-	d = data;
-	/* verifier: the frame was an IP packet (34 bytes at least) and the
-	 * outer headers take 38 at least, so this cannot fail */
-	if ((void *)(d + SL_XDP_TUN_HDR_MAX) > data_end)
-		return SL_XDP_ST_ENCAP_FAILED;
+}
+
+/*
+ * Write tunnel t's outer header for an outer IP packet of ip_total bytes
+ * at d (t->hdr_len bytes; d may be the packet or a buffer): the template
+ * (sl_tun, built as encap_tunnel_init() builds it) with the fields
+ * encap_copy() of dataplane/encap.c fills per packet: the MACs of fib
+ * (the neighbour's, the egress interface's); IPv4 total length, ID (the
+ * CPU's counter, as the DPDK path keeps one per worker) and checksum from
+ * the template's sum; IPv6 payload length and flow label
+ * (encap_flow_label of hash); UDP source port (encap_udp_sport of hash)
+ * and length.  The IPv6 UDP checksum is left 0: it covers the inner
+ * frame, which the caller sums in place (udp6_cksum).  Shared by steer
+ * and replicate, so both send encap_copy()'s bytes
+ * (tests/unit/test_xdp_encap.c holds steer's to them).
+ *
+ * verifier: every copy has a constant length, so d needs
+ * SL_XDP_TUN_HDR_MAX bytes of room whatever t->hdr_len is.
+ */
+static __always_inline void
+encap_fill(__u8 *d, const struct sl_xdp_tunnel *t,
+	   const struct bpf_fib_lookup *fib, __u32 ip_total, __u64 hash)
+{
+	int v4 = t->family == 4, udp = t->kind != TARGET_GRE;
+	__u32 ip_len = v4 ? IPV4_HDR_MIN : IPV6_HDR_LEN, zero = 0, *ctr;
+	__u32 l4_off = ETH_HDR_LEN + ip_len;
+	__u8 *ip = d + ETH_HDR_LEN, *l4 = d + l4_off;
+	__u16 tot, id, ck;
 
 	/* the template: Ethernet and IP, then UDP + VXLAN/GENEVE or GRE */
 	if (v4)
 		__builtin_memcpy(d, t->tmpl, ETH_HDR_LEN + IPV4_HDR_MIN);
 	else
 		__builtin_memcpy(d, t->tmpl, ETH_HDR_LEN + IPV6_HDR_LEN);
-	l4_off = ETH_HDR_LEN + ip_len;
-	ip = d + ETH_HDR_LEN;
-	l4 = d + l4_off;
 	if (udp)
 		__builtin_memcpy(l4, t->tmpl + l4_off, TUN_L4_UDP);
 	else if (t->hdr_len == l4_off + 8)	/* GRE with a key */
@@ -1466,8 +1451,8 @@ sl_steer_encap(struct xdp_md *ctx, __u32 set, const struct steer_io *o)
 	else
 		__builtin_memcpy(l4, t->tmpl + l4_off, 4);
 
-	__builtin_memcpy(d, fib.dmac, 6);
-	__builtin_memcpy(d + 6, fib.smac, 6);
+	__builtin_memcpy(d, fib->dmac, 6);
+	__builtin_memcpy(d + 6, fib->smac, 6);
 	if (v4) {
 		__u32 sum;
 
@@ -1484,7 +1469,7 @@ sl_steer_encap(struct xdp_md *ctx, __u32 set, const struct steer_io *o)
 		__builtin_memcpy(ip + 4, &id, 2);
 		__builtin_memcpy(ip + 10, &ck, 2);
 	} else {
-		__u32 fl = encap_flow_label(o->hash);
+		__u32 fl = encap_flow_label(hash);
 
 		ip[1] = (__u8)(fl >> 16);
 		ip[2] = (__u8)(fl >> 8);
@@ -1493,18 +1478,79 @@ sl_steer_encap(struct xdp_md *ctx, __u32 set, const struct steer_io *o)
 		__builtin_memcpy(ip + 4, &tot, 2);
 	}
 	if (udp) {
-		__u16 v = bpf_htons(sport);
+		__u16 v = bpf_htons(encap_udp_sport(hash));
 
 		__builtin_memcpy(l4, &v, 2);
 		v = bpf_htons((__u16)(ip_total - ip_len));
 		__builtin_memcpy(l4 + 4, &v, 2);
-		if (!v4) {
-			c = udp6_cksum(ctx, ip, l4_off, ip_total - ip_len);
-			if (c < 0)
-				return SL_XDP_ST_ENCAP_FAILED;
-			ck = (__u16)c;
-			__builtin_memcpy(l4 + 6, &ck, 2);
-		}
+	}
+}
+
+/*
+ * Encapsulate the frame toward tunnel o->tunnel of set `set` and set its
+ * egress: what steer() of dataplane/rep_stage.c does with a tunnel target
+ * (encap_copy() with the MACs of tunnel_next_hop()), in place.  Returns
+ * SL_XDP_ST_ENCAPSULATED when bpf_redirect_map has set the egress (the
+ * caller returns XDP_REDIRECT), or the reason the packet cannot go (the
+ * caller drops it, as the DPDK path does).  The next hop is
+ * encap_route()'s, the header encap_fill()'s, and over IPv6 the UDP
+ * checksum udp6_cksum()'s.  Nothing is written before the lookup
+ * succeeds.
+ *
+ * verifier: a global function, verified once.  bpf_xdp_adjust_head
+ * invalidates every packet pointer, here and in the caller, which reads
+ * no packet byte after this.
+ */
+__noinline int
+sl_steer_encap(struct xdp_md *ctx, __u32 set, const struct steer_io *o)
+{
+	void *data = (void *)(long)ctx->data;
+	void *data_end = (void *)(long)ctx->data_end;
+	struct bpf_fib_lookup fib;
+	struct sl_xdp_tunnel *t;
+	__u32 k, ip_total, l4_off;
+	__u8 *d;
+	void *tun;
+	int st, c;
+	__u16 ck;
+
+	if (o == NULL)
+		return SL_XDP_ST_ENCAP_FAILED;
+	k = o->tunnel;
+	tun = bpf_map_lookup_elem(&sl_tun, &set);
+	if (tun == NULL)
+		return SL_XDP_ST_ENCAP_FAILED;
+	t = bpf_map_lookup_elem(tun, &k);
+	if (t == NULL || t->hdr_len > SL_XDP_TUN_HDR_MAX)
+		return SL_XDP_ST_ENCAP_FAILED;
+	/* the inner frame is the whole frame, as it came */
+	ip_total = t->hdr_len - ETH_HDR_LEN + (__u32)(data_end - data);
+	if (ip_total > 0xffff)
+		return SL_XDP_ST_ENCAP_FAILED;
+	st = encap_route(ctx, &fib, t, ctx->ingress_ifindex, ip_total,
+			 o->hash);
+	if (st != SL_XDP_ST_ENCAPSULATED)
+		return st;
+	if (bpf_redirect_map(&sl_tx, fib.ifindex, XDP_DROP) != XDP_REDIRECT)
+		return SL_XDP_ST_OUTER_NO_EGRESS;
+	if (bpf_xdp_adjust_head(ctx, -(int)t->hdr_len) != 0)
+		return SL_XDP_ST_ENCAP_FAILED;
+	data = (void *)(long)ctx->data;
+	data_end = (void *)(long)ctx->data_end;
+	d = data;
+	/* verifier: the frame was an IP packet (34 bytes at least) and the
+	 * outer headers take 38 at least, so this cannot fail */
+	if ((void *)(d + SL_XDP_TUN_HDR_MAX) > data_end)
+		return SL_XDP_ST_ENCAP_FAILED;
+	encap_fill(d, t, &fib, ip_total, o->hash);
+	if (t->kind != TARGET_GRE && t->family != 4) {
+		l4_off = ETH_HDR_LEN + IPV6_HDR_LEN;
+		c = udp6_cksum(ctx, data, data_end, d + ETH_HDR_LEN, l4_off,
+			       ip_total - IPV6_HDR_LEN, 0);
+		if (c < 0)
+			return SL_XDP_ST_ENCAP_FAILED;
+		ck = (__u16)c;
+		__builtin_memcpy(d + l4_off + 6, &ck, 2);
 	}
 	return SL_XDP_ST_ENCAPSULATED;
 }
@@ -1568,8 +1614,8 @@ struct rep_io {
  * table, size, n_live, sl_flow_hash(key, seed), copies), are entry
  * hash % size of the replica table the loader wrote for the (group,
  * copies) pair.  XDP cannot both pass the packet and clone it, so this
- * writes the set, generation, replica table and entry into the packet's
- * XDP metadata, which the kernel keeps on the skb for sluice_tc_rep.
+ * writes the set, generation, replica table, entry and flow hash (for a
+ * tunnel copy's header) into the packet's XDP metadata, which the kernel keeps on the skb for sluice_tc_rep.
  * Counts short (fewer live targets than copies), and failed (each copy)
  * when the driver leaves no room for the metadata.  The frame itself is
  * not touched.  Returns the number of copies handed over.
@@ -1589,6 +1635,7 @@ sl_rep_hand(struct xdp_md *ctx, const struct pkt *p, __u32 set,
 	struct sl_xdp_ct_key key;
 	void *rgrp;
 	__u32 rtab, pos;
+	__u64 hash;
 
 	if (p == NULL || o == NULL)
 		return 0;
@@ -1606,7 +1653,8 @@ sl_rep_hand(struct xdp_md *ctx, const struct pkt *p, __u32 set,
 	if (flow_key(data, data_end, p, &key) < 0)
 		return 0;
 	/* a 64-bit modulo, as in sl_maglev_pick */
-	pos = (__u32)(sl_xdp_flow_hash(&key, o->seed) % g->size);
+	hash = sl_xdp_flow_hash(&key, o->seed);
+	pos = (__u32)(hash % g->size);
 	if (bpf_xdp_adjust_meta(ctx, -(int)sizeof(*m)) != 0) {
 		count_rep(SL_XDP_REP_FAILED, g->want, o->len);
 		return 0;
@@ -1619,6 +1667,8 @@ sl_rep_hand(struct xdp_md *ctx, const struct pkt *p, __u32 set,
 	m->set = (__u16)set;
 	m->rtab = (__u16)rtab;
 	m->pos = pos;
+	m->hash_lo = (__u32)hash;
+	m->hash_hi = (__u32)(hash >> 32);
 	return (int)g->want;
 }
 
@@ -1943,6 +1993,174 @@ out:
 	return verdict;
 }
 
+/* A tunnel copy's outer header, built before it goes into the skb: per
+ * CPU, not on sl_rep_encap's stack, which with the FIB parameters, the
+ * checksum's pseudo-header and the caller's frame came to 504 of the 512
+ * bytes a program may use. */
+struct encap_buf {
+	__u8 hdr[SL_XDP_TUN_HDR_MAX];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct encap_buf);
+} sl_encap_buf SEC(".maps");
+
+/* In to sl_rep_encap (a global function takes at most five arguments). */
+struct rep_tun_io {
+	__u64 hash;		/* the flow hash (sl_xdp_rep_meta) */
+	__u32 set;		/* the set that decided */
+	__u32 tunnel;		/* index into sl_tun */
+	__u8 eth[16];		/* the frame's Ethernet header, as received */
+};
+
+/* sl_rep_encap's answer when it could not give the original back its
+ * bytes: the caller drops it (counted encap_failed). */
+#define REP_RESTORE_FAILED SL_XDP_REP_MAX
+
+/*
+ * One copy of the skb to tunnel o->tunnel of set o->set: what send_copy()
+ * of dataplane/rep_stage.c does with a tunnel target, encap_copy() of the
+ * frame as received with the MACs of tunnel_next_hop().  The next hop is
+ * encap_route()'s (the input lookup from the ingress interface, as for
+ * steer), the outer header encap_fill()'s, the IPv6 UDP checksum
+ * udp6_cksum()'s: the same code as sl_steer_encap, so the same bytes.
+ *
+ * The skb is grown at the MAC header (bpf_skb_adjust_room, which keeps
+ * the Ethernet header first and moves the network header onto the new
+ * bytes), so [Ethernet][IP ...] becomes [hdr_len zero bytes after the
+ * Ethernet header]; the outer header goes over the first hdr_len bytes
+ * and the saved Ethernet header after it: [outer][Ethernet][IP ...].  It
+ * is cloned to the outer egress (bpf_clone_redirect), then shrunk by the
+ * same bytes after the first 14 and the Ethernet header written back: the
+ * original is byte for byte what it was, headers and length included,
+ * and goes on to the kernel.  BPF_F_ADJ_ROOM_NO_CSUM_RESET keeps its
+ * checksum state.
+ *
+ * A VLAN tag the kernel took out of the data into skb->vlan_tci goes
+ * back into the inner frame after the MACs (and off the skb while it is
+ * cloned, then back on).
+ *
+ * Returns SL_XDP_REP_COPIES (sent), SL_XDP_REP_FAILED (the clone failed),
+ * SL_XDP_REP_NO_ROUTE, _NO_NEIGH, _TOO_BIG, _ENCAP_FAILED (no copy; the
+ * original untouched), or REP_RESTORE_FAILED (the original is not whole
+ * again: not seen on any kernel, but the caller must not pass it on).
+ *
+ * verifier: a global function, verified once, not once per copy.  It
+ * changes packet data, so every packet pointer of the caller is invalid
+ * after it; the caller reads no packet byte after its first call.
+ */
+__noinline int
+sl_rep_encap(struct __sk_buff *skb, const struct rep_tun_io *o)
+{
+	struct bpf_fib_lookup fib;
+	struct sl_xdp_tunnel *t;
+	struct encap_buf *buf;
+	__u32 k, set, hdr_len, ip_total, l4_off, zero = 0, tag;
+	__u16 vlan_proto, vlan_tci;
+	__u8 *hdr, inner[ETH_HDR_LEN + VLAN_TAG_LEN];
+	const __u64 adj = BPF_F_ADJ_ROOM_NO_CSUM_RESET;
+	void *tun, *data, *data_end;
+	int st, c, ret;
+	__u16 ck;
+
+	if (o == NULL)
+		return SL_XDP_REP_ENCAP_FAILED;
+	set = o->set;
+	k = o->tunnel;
+	tun = bpf_map_lookup_elem(&sl_tun, &set);
+	if (tun == NULL)
+		return SL_XDP_REP_ENCAP_FAILED;
+	t = bpf_map_lookup_elem(tun, &k);
+	if (t == NULL || t->hdr_len > SL_XDP_TUN_HDR_MAX ||
+	    t->hdr_len < ETH_HDR_LEN + IPV4_HDR_MIN)
+		return SL_XDP_REP_ENCAP_FAILED;
+	/* GRO merged several frames into this skb: its copy would be the
+	 * merged packet, and growing a GSO skb changes its segment size */
+	if (skb->gso_segs > 1 || skb->gso_size != 0)
+		return SL_XDP_REP_ENCAP_FAILED;
+	/* A VLAN tag: the kernel took it out of the data before TC ingress
+	 * (skb_vlan_untag) into skb->vlan_tci.  The inner frame gets it
+	 * back after its MACs, as it came, and the skb loses it while the
+	 * copy is cloned, or the egress would tag the outer frame.  One tag
+	 * only: a second one left in the data makes skb->protocol a VLAN
+	 * type, which bpf_skb_adjust_room refuses (encap_failed). */
+	tag = skb->vlan_present ? VLAN_TAG_LEN : 0;
+	vlan_proto = (__u16)skb->vlan_proto;	/* network order */
+	vlan_tci = (__u16)skb->vlan_tci;	/* host order */
+	hdr_len = t->hdr_len;
+	/* skb->len counts the Ethernet header at TC ingress, not the tag */
+	ip_total = hdr_len - ETH_HDR_LEN + skb->len + tag;
+	if (ip_total > 0xffff)
+		return SL_XDP_REP_ENCAP_FAILED;
+	st = encap_route(skb, &fib, t, skb->ingress_ifindex, ip_total,
+			 o->hash);
+	if (st == SL_XDP_ST_NO_NEIGH)
+		return SL_XDP_REP_NO_NEIGH;
+	if (st == SL_XDP_ST_TOO_BIG)
+		return SL_XDP_REP_TOO_BIG;
+	if (st != SL_XDP_ST_ENCAPSULATED)
+		return SL_XDP_REP_NO_ROUTE;
+	buf = bpf_map_lookup_elem(&sl_encap_buf, &zero);
+	if (buf == NULL)
+		return SL_XDP_REP_ENCAP_FAILED;
+	hdr = buf->hdr;
+	encap_fill(hdr, t, &fib, ip_total, o->hash);
+	/* the inner Ethernet header: MACs, the tag if any, the type */
+	__builtin_memcpy(inner, o->eth, 12);
+	if (tag) {
+		__u16 v = bpf_htons(vlan_tci);
+
+		__builtin_memcpy(inner + 12, &vlan_proto, 2);
+		__builtin_memcpy(inner + 14, &v, 2);
+		__builtin_memcpy(inner + 16, o->eth + 12, 2);
+	} else {
+		__builtin_memcpy(inner + 12, o->eth + 12, 2);
+		inner[14] = 0;
+		inner[15] = 0;
+		inner[16] = 0;
+		inner[17] = 0;
+	}
+
+	if (bpf_skb_adjust_room(skb, (__s32)(hdr_len + tag), BPF_ADJ_ROOM_MAC,
+				adj) != 0)
+		return SL_XDP_REP_ENCAP_FAILED;
+	ret = SL_XDP_REP_ENCAP_FAILED;
+	if (tag && bpf_skb_vlan_pop(skb) != 0)
+		goto restore;
+	if (bpf_skb_store_bytes(skb, 0, hdr, hdr_len, 0) != 0 ||
+	    bpf_skb_store_bytes(skb, hdr_len, inner, ETH_HDR_LEN + tag, 0) != 0)
+		goto restore;
+	if (t->kind != TARGET_GRE && t->family != 4) {
+		/* the checksum covers the inner frame: make it linear */
+		if (bpf_skb_pull_data(skb, skb->len) != 0)
+			goto restore;
+		data = (void *)(long)skb->data;
+		data_end = (void *)(long)skb->data_end;
+		l4_off = ETH_HDR_LEN + IPV6_HDR_LEN;
+		c = udp6_cksum(skb, data, data_end, hdr + ETH_HDR_LEN, l4_off,
+			       ip_total - IPV6_HDR_LEN, 1);
+		if (c < 0)
+			goto restore;
+		ck = (__u16)c;
+		if (bpf_skb_store_bytes(skb, l4_off + 6, &ck, 2, 0) != 0)
+			goto restore;
+	}
+	ret = bpf_clone_redirect(skb, fib.ifindex, 0) == 0 ? SL_XDP_REP_COPIES
+							    : SL_XDP_REP_FAILED;
+restore:
+	if (bpf_skb_adjust_room(skb, -(__s32)(hdr_len + tag), BPF_ADJ_ROOM_MAC,
+				adj) != 0 ||
+	    bpf_skb_store_bytes(skb, 0, o->eth, ETH_HDR_LEN, 0) != 0)
+		return REP_RESTORE_FAILED;
+	if (tag && !skb->vlan_present &&
+	    bpf_skb_vlan_push(skb, vlan_proto, vlan_tci) != 0)
+		return REP_RESTORE_FAILED;
+	return ret;
+}
+
 /*
  * sluice_tc_rep: the copies of a replicated packet.  Attached by the
  * loader as a direct-action filter on clsact ingress of every interface
@@ -1952,13 +2170,17 @@ out:
  * one with the same generation, each target of replica table entry `pos`
  * gets a clone of the skb on its interface's egress (bpf_clone_redirect):
  * the frame as it came, Ethernet header included, since at TC ingress the
- * skb's data starts at the MAC header again.  Otherwise (a policy switch
- * came between the XDP program and here) no copy, counted stale.  The
- * original always goes on to the kernel (TC_ACT_OK), which routes it.
+ * skb's data starts at the MAC header again; a tunnel target gets it
+ * encapsulated toward its remote (sl_rep_encap), each copy that cannot go
+ * counted failed and under its reason.  Otherwise (a policy switch came
+ * between the XDP program and here) no copy, counted stale.  The original
+ * goes on to the kernel (TC_ACT_OK), which routes it, byte for byte as it
+ * came; the one exception is an original sl_rep_encap could not restore,
+ * dropped (TC_ACT_SHOT) and counted encap_failed.
  *
  * verifier: the loop over copies has a constant bound
- * (SL_POLICY_COPIES_MAX, 16); bpf_clone_redirect invalidates packet
- * pointers, so the metadata is read into locals first.
+ * (SL_POLICY_COPIES_MAX, 16); bpf_clone_redirect and sl_rep_encap
+ * invalidate packet pointers, so the metadata is read into locals first.
  */
 #define COPIES_MAX 16		/* SL_POLICY_COPIES_MAX (sluice/policy.h) */
 
@@ -1971,8 +2193,10 @@ sluice_tc_rep(struct __sk_buff *skb)
 	struct sl_xdp_mag_chunk *c;
 	struct sl_xdp_ctl *ctl;
 	__u32 zero = 0, set, rtab, pos, gen, base, want;
+	struct rep_tun_io io = {};
 	__u64 len = skb->len;
 	void *rgrp, *rt;
+	int tun_ok = 1;
 
 	if ((void *)(m + 1) > (void *)(long)skb->data ||
 	    m->magic != SL_XDP_REP_MAGIC)
@@ -1981,6 +2205,8 @@ sluice_tc_rep(struct __sk_buff *skb)
 	rtab = m->rtab;
 	pos = m->pos;
 	gen = m->gen;
+	io.hash = (__u64)m->hash_hi << 32 | m->hash_lo;
+	io.set = set;
 
 	ctl = bpf_map_lookup_elem(&sl_ctl, &zero);
 	if (ctl == NULL)
@@ -1998,8 +2224,12 @@ sluice_tc_rep(struct __sk_buff *skb)
 	}
 	want = g->want;
 	base = pos * want;	/* < 2^24 * 16: no overflow */
+	/* what a tunnel copy needs: the Ethernet header to put back */
+	if (bpf_skb_load_bytes(skb, 0, io.eth, ETH_HDR_LEN) != 0)
+		tun_ok = 0;
 	for (__u32 i = 0; i < COPIES_MAX; i++) {
 		__u32 k, t, ifindex;
+		int why;
 
 		if (i >= want)
 			break;
@@ -2008,10 +2238,25 @@ sluice_tc_rep(struct __sk_buff *skb)
 		t = c != NULL ? c->e[(base + i) % SL_XDP_MAG_CHUNK]
 			      : SL_XDP_MAG_NONE;
 		ifindex = t < SL_XDP_TARGETS_MAX ? g->ifindex[t] : 0;
-		if (ifindex != 0 && bpf_clone_redirect(skb, ifindex, 0) == 0)
+		if (ifindex & SL_XDP_TUN) {
+			io.tunnel = ifindex & ~SL_XDP_TUN;
+			why = tun_ok ? sl_rep_encap(skb, &io)
+				     : SL_XDP_REP_ENCAP_FAILED;
+			if (why == REP_RESTORE_FAILED) {
+				count_rep(SL_XDP_REP_FAILED, 1, len);
+				count_rep(SL_XDP_REP_ENCAP_FAILED, 1, len);
+				return TC_ACT_SHOT;
+			}
+			if (why != SL_XDP_REP_COPIES &&
+			    why != SL_XDP_REP_FAILED)
+				count_rep(SL_XDP_REP_FAILED, 1, len);
+			count_rep((__u32)why, 1, len);
+		} else if (ifindex != 0 &&
+			   bpf_clone_redirect(skb, ifindex, 0) == 0) {
 			count_rep(SL_XDP_REP_COPIES, 1, len);
-		else
+		} else {
 			count_rep(SL_XDP_REP_FAILED, 1, len);
+		}
 	}
 	return TC_ACT_OK;
 }

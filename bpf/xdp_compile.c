@@ -105,9 +105,11 @@ struct rep_budget {
 
 /*
  * Whether the XDP backend can replicate as action a of `where` says: to a
- * group of local ports (copies of a frame to a tunnel target need
- * encapsulation, which this backend does not build yet), within the
- * replica table limits.  Counts the pair in *b.
+ * group of local ports and tunnels (sluice_tc_rep encapsulates the copies
+ * to a tunnel; a cluster group's are those sluiced derived from the
+ * members, none listed: no live target, short), within the replica table
+ * limits.
+ * Counts the pair in *b.
  */
 static int
 replicate_supported(const struct sl_policy *p, const struct sl_action *a,
@@ -125,25 +127,6 @@ replicate_supported(const struct sl_policy *p, const struct sl_action *a,
 		return -EINVAL;
 	}
 	g = &p->groups[gi];
-	for (size_t t = 0; t < g->n_targets; t++) {
-		if (g->targets[t].kind == SL_TARGET_PORT)
-			continue;
-		sl_errf(err, err_size, "%s.action: replicate to group %s: "
-		     "targets[%zu] is a %s tunnel, and the XDP backend "
-		     "replicates only to local ports (no %s encapsulation of "
-		     "copies in XDP yet); use the DPDK backend", where, g->name,
-		     t, sl_target_kind_name(g->targets[t].kind),
-		     sl_target_kind_name(g->targets[t].kind));
-		return -ENOTSUP;
-	}
-	if (g->cluster && g->member.kind != SL_TARGET_PORT &&
-	    g->member.kind != SL_TARGET_NONE) {
-		sl_errf(err, err_size, "%s.action: replicate to cluster group %s: "
-		     "its members are %s tunnels, and the XDP backend "
-		     "replicates only to local ports; use the DPDK backend",
-		     where, g->name, sl_target_kind_name(g->member.kind));
-		return -ENOTSUP;
-	}
 	for (k = 0; k < b->n; k++)
 		if (b->group[k] == gi && b->copies[k] == a->copies)
 			return 0;
@@ -1000,7 +983,6 @@ build_replicate(struct sl_xdp_image *img, const struct sl_policy *p,
 		size_t n, n_chunks;
 		void *grown;
 
-		/* port targets only (sl_xdp_policy_supported) */
 		ret = group_table(p, sg, ifindex_of, mt, ids, xg->ifindex,
 				  table, err, err_size);
 		if (ret < 0)
@@ -1009,6 +991,23 @@ build_replicate(struct sl_xdp_image *img, const struct sl_policy *p,
 		xg->n_live = (uint32_t)ret;
 		xg->want = (uint16_t)(xg->copies < xg->n_live ? xg->copies
 							      : xg->n_live);
+		/* a tunnel target: its own sl_tun entry (a group both
+		 * steered and replicated has two, equal) */
+		for (size_t i = 0; i < sg->n_targets; i++) {
+			if (sg->targets[i].kind == SL_TARGET_PORT)
+				continue;
+			ret = -ENOMEM;
+			grown = realloc(img->tun, sizeof(*img->tun) *
+					(img->n_tun + 1));
+			if (grown == NULL)
+				goto out;
+			img->tun = grown;
+			ret = build_tunnel(&img->tun[img->n_tun], sg, i, err,
+					   err_size);
+			if (ret != 0)
+				goto out;
+			xg->ifindex[i] = SL_XDP_TUN | img->n_tun++;
+		}
 		xg->chunk = chunks;
 		n = (size_t)xg->size * xg->want;
 		n_chunks = (n + SL_XDP_MAG_CHUNK - 1) / SL_XDP_MAG_CHUNK;

@@ -64,7 +64,8 @@ struct sl_xdp_image {
 	int32_t *rgroup_of;		/* replica table -> policy group index */
 	struct sl_xdp_mag_chunk *rtab;
 	uint32_t n_rtab;		/* chunks */
-	/* The steered groups' tunnel targets (sl_tun), in group order. */
+	/* The tunnel targets (sl_tun): the steered groups', in group order,
+	 * then the replica tables', in table order. */
 	struct sl_xdp_tunnel *tun;
 	uint32_t n_tun;
 };
@@ -73,10 +74,9 @@ struct sl_xdp_image {
  * Whether the XDP backend can enforce p: at most SL_XDP_RULES_MAX rules,
  * no payload rules (XDP cannot run Hyperscan: the error names the DPDK
  * backend and its af_xdp port), no ct match without
- * settings.conntrack.enabled, and - not implemented yet - no replicate
- * to a group with a tunnel (vxlan, geneve, gre) target (a cluster group
- * is judged by the targets sluiced derived for it from the live members,
- * tunnels); at most SL_XDP_GROUPS_MAX steered groups
+ * settings.conntrack.enabled (a cluster group is judged by the targets
+ * sluiced derived for it from the live members: tunnels); at most
+ * SL_XDP_GROUPS_MAX steered groups
  * whose tables hold at most SL_XDP_MAG_ENTRIES_MAX entries together; at
  * most SL_XDP_RTABS_MAX distinct (group, copies) replicate pairs whose
  * replica tables (size * copies entries) hold at most

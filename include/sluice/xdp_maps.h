@@ -242,6 +242,11 @@ struct sl_xdp_rep_meta {
 	__u16 set;		/* the set that decided (sl_ctl.active) */
 	__u16 rtab;		/* replica table: index into sl_rgrp */
 	__u32 pos;		/* flow_hash % size: the replica table entry */
+	/* the flow hash, for a tunnel copy's UDP source port and IPv6 flow
+	 * label (encap_udp_sport, encap_flow_label); two words, so that no
+	 * read of the metadata is an unaligned 8-byte one */
+	__u32 hash_lo;
+	__u32 hash_hi;
 };
 
 /* Replica tables of one policy together: 2 bytes an entry, size * want
@@ -262,10 +267,22 @@ struct sl_xdp_rep_meta {
 	_(COPIES, "copies")	/* copies sent (one count per copy) */        \
 	_(SHORT, "short")	/* packets with fewer live targets than       \
 				   copies (no live target included) */        \
-	_(FAILED, "failed")	/* copies not sent: bpf_clone_redirect       \
-				   failed, or no room for the metadata */     \
+	_(FAILED, "failed")	/* copies not sent, whatever the reason:      \
+				   bpf_clone_redirect failed, no room for the \
+				   metadata, or a tunnel copy that cannot go  \
+				   (also counted under one of the four below) */ \
 	_(STALE, "stale")	/* packets whose decision named a policy no   \
-				   longer active: no copies */
+				   longer active: no copies */                \
+	_(NO_ROUTE, "no_route")	/* tunnel copy: the FIB has no usable route   \
+				   from the tunnel's source to the remote */  \
+	_(NO_NEIGH, "no_neigh")	/* tunnel copy: the outer next hop's MAC is   \
+				   not known yet */                           \
+	_(TOO_BIG, "too_big")	/* tunnel copy: the outer packet is longer    \
+				   than the egress MTU (DF is set) */         \
+	_(ENCAP_FAILED, "encap_failed") /* tunnel copy: a GRO-merged packet or \
+				   one with two VLAN tags, an outer datagram  \
+				   over 65,535 bytes, or the kernel refused   \
+				   to grow the skb */
 
 enum sl_xdp_rep_reason {
 #define SL_XDP_REP_ENUM_(e, name) SL_XDP_REP_##e,

@@ -3,7 +3,7 @@
  * Replicate in XDP against the DPDK path, packet by packet through
  * BPF_PROG_TEST_RUN.  For a replicated packet the XDP program passes the
  * frame untouched and writes its decision into the XDP metadata (struct
- * sl_xdp_rep_meta: set, generation, replica table, entry), which
+ * sl_xdp_rep_meta: set, generation, replica table, entry, flow hash), which
  * BPF_PROG_TEST_RUN returns in front of the frame; the TC program
  * (sluice_tc_rep) then clones the frame to the targets of that replica
  * table entry (tests/system/test_xdp_replicate.py runs it on veths).
@@ -35,7 +35,11 @@
  *    (group, copies), whose targets are the DPDK path's copies for the
  *    packet; nothing when no target is live;
  *  - sl_rep's short and sl_rt's replicated count what the packets gave;
- *  - replicate to a tunnel target is refused, naming the DPDK backend.
+ *  - a group with tunnel targets compiles: each tunnel target of the
+ *    replica table names an sl_tun entry built for it (its bytes are
+ *    test_xdp_encap.c's, the copies tests/system/test_xdp_reptun.py's);
+ *    replicate to a cluster group with no member yet is accepted (it has
+ *    no live target; sluiced writes the members' tunnels).
  *
  * Needs root (BPF, a network namespace); skipped otherwise.
  */
@@ -465,6 +469,8 @@ check_packet(const struct sl_policy *p, const struct rep_gen *rep,
 			 sl_policy_find_group(p, a->group));
 	assert_int_equal(x->copies, a->copies);
 	assert_int_equal(m.pos, hash % g->size);
+	/* the flow hash, for a tunnel copy's UDP port and flow label */
+	assert_true(((uint64_t)m.hash_hi << 32 | m.hash_lo) == hash);
 	assert_int_equal(x->want, k);
 	/* what sluice_tc_rep reads: entry pos of that replica table */
 	for (int c = 0; c < k; c++) {
@@ -603,44 +609,87 @@ test_replica_table_of_a_tiny_share_is_sl_maglev_picks(void **state)
 	free(out);
 }
 
-/* ---- refusals ---- */
+/* ---- cluster groups ---- */
 
 static void
-expect_refused(const char *json, const char *needle)
+test_replicate_to_a_cluster_group_with_no_member_yet_is_accepted(
+	void **state)
 {
+	char err[512] = "";
 	struct sl_policy_errors errs;
 	struct sl_policy *p = NULL;
-	char err[512] = "";
 
-	if (sl_policy_from_json_str(json, &p, &errs) != 0) {
-		sl_policy_errors_print(stderr, "refusal policy", &errs);
+	(void)state;
+	/* The operator's document: sluiced derives the targets from the
+	 * members (test_xdp_encap.c compiles a derived one). */
+	if (sl_policy_from_json_str("{\"version\": 1, \"rules\": [{\"proto\":"
+		" \"udp\", \"action\": {\"replicate\": {\"group\": \"c\","
+		" \"copies\": 1}}}], \"groups\": [{\"name\": \"c\","
+		" \"cluster\": {\"kind\": \"vxlan\", \"vni\": 42}}]}", &p,
+		&errs) != 0) {
+		sl_policy_errors_print(stderr, "cluster policy", &errs);
 		fail_msg("the policy does not load");
 	}
-	assert_int_equal(sl_xdp_apply(xdp, p, NULL, err, sizeof(err)),
-			 -ENOTSUP);
-	if (strstr(err, needle) == NULL || strstr(err, "DPDK backend") == NULL)
-		fail_msg("refusal \"%s\" does not say \"%s\" and name the DPDK "
-			 "backend", err, needle);
-	printf("# refused: %s\n", err);
+	if (sl_xdp_policy_supported(p, err, sizeof(err)) != 0)
+		fail_msg("replicate to a cluster group refused: %s", err);
 	sl_policy_free(p);
 }
 
+/*
+ * Replicate to a group of a port and tunnels compiles (it was refused
+ * before sluice_tc_rep encapsulated): the replica table's entry of each
+ * tunnel target is SL_XDP_TUN | k, and sl_tun[k] is that tunnel's
+ * (kind, family, addresses, VNI or key in the template).
+ */
 static void
-test_replicate_to_tunnel_targets_is_refused_naming_the_dpdk_backend(void **state)
+test_replicate_to_tunnel_targets_names_their_compiled_tunnels(void **state)
 {
+	struct sl_policy_errors errs;
+	struct sl_xdp_image *img = NULL;
+	struct sl_policy *p = NULL;
+	const struct sl_xdp_rep_group *x;
+	const struct sl_xdp_tunnel *t;
+	char err[512] = "";
+	uint32_t k;
+
 	(void)state;
-	expect_refused("{\"version\": 1, \"ports\": [{\"name\": \"s1\"}],"
-		" \"rules\": [{\"proto\": \"udp\", \"action\": {\"replicate\":"
-		" {\"group\": \"g\", \"copies\": 2}}}], \"groups\": [{\"name\":"
-		" \"g\", \"targets\": [{\"kind\": \"port\", \"port\": \"s1\"},"
-		" {\"kind\": \"vxlan\", \"vni\": 7, \"remote\": \"192.0.2.9\"}]}]}",
-		"rules[0].action: replicate to group g: targets[1] is a vxlan "
-		"tunnel");
-	expect_refused("{\"version\": 1, \"rules\": [], \"default\": "
-		"{\"replicate\": {\"group\": \"g\", \"copies\": 1}},"
-		" \"groups\": [{\"name\": \"g\", \"targets\": [{\"kind\": \"gre\","
-		" \"remote\": \"2001:db8::9\"}]}]}",
-		"default.action: replicate to group g: targets[0] is a gre");
+	if (sl_policy_from_json_str("{\"version\": 1, \"ports\":"
+		" [{\"name\": \"s1\"}], \"rules\": [{\"proto\": \"udp\","
+		" \"action\": {\"replicate\": {\"group\": \"g\", \"copies\":"
+		" 3}}}], \"groups\": [{\"name\": \"g\", \"targets\":"
+		" [{\"kind\": \"port\", \"port\": \"s1\"},"
+		" {\"kind\": \"vxlan\", \"vni\": 7, \"remote\": \"192.0.2.9\","
+		" \"local\": \"192.0.2.1\"},"
+		" {\"kind\": \"gre\", \"key\": 99, \"remote\": \"2001:db8::9\","
+		" \"local\": \"2001:db8::1\"}]}]}", &p, &errs) != 0) {
+		sl_policy_errors_print(stderr, "tunnel policy", &errs);
+		fail_msg("the policy does not load");
+	}
+	if (sl_xdp_compile(p, policy_ifindex(p), &img, err, sizeof(err)) != 0)
+		fail_msg("compile: %s", err);
+	assert_int_equal(img->n_rgroups, 1);
+	x = &img->rgroups[0];
+	assert_int_equal(x->want, 3);
+	assert_int_equal(x->ifindex[0], ifindex_of[1]);
+	assert_int_equal(img->n_tun, 2);
+	for (int i = 1; i <= 2; i++) {
+		assert_true(x->ifindex[i] & SL_XDP_TUN);
+		k = x->ifindex[i] & ~SL_XDP_TUN;
+		assert_true(k < img->n_tun);
+		t = &img->tun[k];
+		assert_int_equal(t->kind, i == 1 ? SL_TARGET_VXLAN
+						 : SL_TARGET_GRE);
+		assert_int_equal(t->family, i == 1 ? 4 : 6);
+	}
+	t = &img->tun[x->ifindex[1] & ~SL_XDP_TUN];
+	assert_int_equal(t->hdr_len, 14 + 20 + 8 + 8);
+	assert_int_equal(t->udp_dport, 4789);
+	assert_int_equal(t->tmpl[14 + 20 + 8 + 6], 7);	/* VNI's low byte */
+	t = &img->tun[x->ifindex[2] & ~SL_XDP_TUN];
+	assert_int_equal(t->hdr_len, 14 + 40 + 8);
+	assert_int_equal(t->tmpl[14 + 40 + 7], 99);	/* key's low byte */
+	sl_xdp_image_free(img);
+	sl_policy_free(p);
 }
 
 /* ---- set-up ---- */
@@ -685,7 +734,8 @@ main(int argc, char **argv)
 		cmocka_unit_test(test_replica_tables_and_handed_entries_are_the_dpdk_copies),
 		cmocka_unit_test(test_replicate_counters_count_what_the_packets_gave),
 		cmocka_unit_test(test_replica_table_of_a_tiny_share_is_sl_maglev_picks),
-		cmocka_unit_test(test_replicate_to_tunnel_targets_is_refused_naming_the_dpdk_backend),
+		cmocka_unit_test(test_replicate_to_a_cluster_group_with_no_member_yet_is_accepted),
+		cmocka_unit_test(test_replicate_to_tunnel_targets_names_their_compiled_tunnels),
 	};
 	struct sl_xdp_opts o = { .last_verdict = true };
 	const char *seed = getenv("SL_TEST_SEED");

@@ -26,8 +26,7 @@
  *    the DPDK path's target index, redirects to its interface with the
  *    frame untouched, passes when that interface is not attached, drops as
  *    no_target when no target is live;
- *  - sl_steer and the no_target drop counter count what the packets gave;
- *  - replicate to a tunnel target is refused, naming what is missing
+ *  - sl_steer and the no_target drop counter count what the packets gave
  *    (steer to tunnel targets: test_xdp_encap.c).
  *
  * Needs root (BPF, a network namespace); skipped otherwise.
@@ -514,41 +513,6 @@ test_steer_counters_count_what_the_packets_gave(void **state)
 	sl_xdp_stats_free(s);
 }
 
-/* ---- refusals ---- */
-
-static void
-expect_refused(const char *json, const char *needle)
-{
-	struct sl_policy_errors errs;
-	struct sl_policy *p = NULL;
-	char err[512] = "";
-
-	if (sl_policy_from_json_str(json, &p, &errs) != 0) {
-		sl_policy_errors_print(stderr, "refusal policy", &errs);
-		fail_msg("the policy does not load");
-	}
-	assert_int_equal(sl_xdp_apply(xdp, p, NULL, err, sizeof(err)),
-			 -ENOTSUP);
-	if (strstr(err, needle) == NULL)
-		fail_msg("refusal \"%s\" does not say \"%s\"", err, needle);
-	printf("# refused: %s\n", err);
-	sl_policy_free(p);
-}
-
-static void
-test_replicate_is_refused_naming_what_is_missing(void **state)
-{
-	(void)state;
-	/* replicate to local ports is built (test_xdp_replicate.c); to a
-	 * tunnel it is not */
-	expect_refused("{\"version\": 1, \"ports\": [{\"name\": \"s1\"}],"
-		" \"rules\": [{\"proto\": \"udp\", \"action\": {\"replicate\":"
-		" {\"group\": \"g\", \"copies\": 1}}}], \"groups\": [{\"name\":"
-		" \"g\", \"targets\": [{\"kind\": \"geneve\", \"vni\": 7,"
-		" \"remote\": \"192.0.2.9\"}]}]}",
-		"rules[0].action: replicate to group g: targets[0] is a geneve");
-}
-
 /* ---- set-up ---- */
 
 static int
@@ -592,7 +556,6 @@ main(int argc, char **argv)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_xdp_picks_the_dpdk_target_for_every_flow),
 		cmocka_unit_test(test_steer_counters_count_what_the_packets_gave),
-		cmocka_unit_test(test_replicate_is_refused_naming_what_is_missing),
 	};
 	struct sl_xdp_opts o = { .last_verdict = true };
 	const char *seed = getenv("SL_TEST_SEED");
