@@ -92,7 +92,7 @@ xdp_stats(struct sluiced *sd)
 {
 	struct sd_xdp *b = sd->backend->priv;
 	struct sl_xdp_stats *s;
-	json_t *root, *rules, *drops, *ports, *steer;
+	json_t *root, *rules, *drops, *ports, *steer, *replicate;
 	char name[IF_NAMESIZE];
 	int ret;
 
@@ -144,18 +144,26 @@ xdp_stats(struct sluiced *sd)
 		"short", (json_int_t)s->rep[SL_XDP_REP_SHORT].packets,
 		"failed", (json_int_t)s->rep[SL_XDP_REP_FAILED].packets,
 		"stale", (json_int_t)s->rep[SL_XDP_REP_STALE].packets,
-		"steered", (json_int_t)s->steer[SL_XDP_ST_STEERED].packets));
+		/* as the dataplane's rep_steered: to a port or down a tunnel */
+		"steered", (json_int_t)(s->steer[SL_XDP_ST_STEERED].packets +
+			s->steer[SL_XDP_ST_ENCAPSULATED].packets)));
 	/* Why steered packets went where they did, as `sluice-xdp stats`
-	 * says it ("encapsulated": sent down a tunnel target). */
+	 * says it ("encapsulated": sent down a tunnel target), and what
+	 * became of replicate's copies (the tunnel reasons too). */
 	steer = json_object();
 	for (unsigned int r = 0; r < SL_XDP_ST_MAX; r++)
 		json_object_set_new(steer, sl_xdp_st_reason_name(r),
 			json_integer((json_int_t)s->steer[r].packets));
-	json_object_set_new(root, "xdp", json_pack("{s:b, s:I, s:s, s:o}",
+	replicate = json_object();
+	for (unsigned int r = 0; r < SL_XDP_REP_MAX; r++)
+		json_object_set_new(replicate, sl_xdp_rep_reason_name(r),
+			json_integer((json_int_t)s->rep[r].packets));
+	json_object_set_new(root, "xdp", json_pack("{s:b, s:I, s:s, s:o, s:o}",
 		"policy", s->has_policy,
 		"generation", (json_int_t)s->generation,
 		"routing", s->routing ? "fib" : "pass",
-		"steer", steer));
+		"steer", steer,
+		"replicate", replicate));
 	sl_xdp_stats_free(s);
 	return root;
 }

@@ -307,6 +307,9 @@ def demo(hold=False):
               f"rule icmp counted the 5 echo requests and 5 replies ({d['icmp']})")
         copies = after["replication"]["copies"] - before["replication"]["copies"]
         check(copies == UDP_MIRRORED, f"sluiced counted {UDP_MIRRORED} copies ({copies})")
+        lost = {k: v - before["xdp"]["replicate"][k]
+                for k, v in after["xdp"]["replicate"].items() if k != "copies"}
+        check(not any(lost.values()), f"no copy short, failed or stale ({lost})")
         routed = (sum(p["routed"] for p in after["ports"])
                   - sum(p["routed"] for p in before["ports"]))
         check(routed >= 10 + UDP_PLAIN,
