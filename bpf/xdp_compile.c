@@ -60,10 +60,11 @@ action_supported(const struct sl_policy *p, const struct sl_action *a,
 		return 0;
 	case SL_ACTION_STEER:
 		break;
-	default:
-		sl_errf(err, err_size, "%s.action: %s is not implemented in the "
-		     "XDP backend yet; use the DPDK backend", where,
-		     sl_action_name(a->type));
+	default:	/* replicate has replicate_supported(); no other
+			 * action type decodes, so this guards a new one */
+		sl_errf(err, err_size, "%s.action: %s: an action the XDP "
+			"backend does not carry out; use the DPDK backend",
+			where, sl_action_name(a->type));
 		return -ENOTSUP;
 	}
 	gi = sl_policy_find_group(p, a->group);
